@@ -1,0 +1,5 @@
+import sys
+
+from verl_ccrl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,283 @@
+"""Arithmetic statements in a response (``12 * 2 = 24``) and whether each claimed result is right.
+
+A safe parser over ``Fraction`` values: model text is never passed to ``eval``. Pure Python, no verl import.
+
+Example::
+
+    >>> from verl_ccrl.number_mentions import find_number_mentions
+    >>> text = "3 + 4 = 7 * 2 = 15 apples, so 20 - 3.5 = 16.5"
+    >>> [(c.expression, c.expected, c.correct) for c in find_arithmetic_checks(text, find_number_mentions(text))]
+    [('3 + 4', Fraction(7, 1), True), ('7 * 2', Fraction(14, 1), False), ('20 - 3.5', Fraction(33, 2), True)]
+
+What a statement is: a run of numbers, operators (``+ - * / × · ÷ ^ **``, ``\\times \\cdot \\div``, ``x`` between
+numbers, ``of`` after a percentage or fraction), brackets and ``=``/``≈`` on one line. A number may carry a
+currency sign, ``%`` and one unit word (``5 apples + 3 apples = 8 apples``). Anything else (a word, a comma, a
+colon, a new line, GSM8K's ``<<`` ``>>``) ends the run.
+
+How a chain is read: for each ``=`` the left side must contain an operator and evaluate. If the right side is
+a lone number, that number is the claimed result. If it is an expression of the same value it is a rewriting
+(``6 * 2 = 2 * 6``) and claims nothing. Otherwise its leading number is the claimed result of the left side
+(``3 + 4 = 7 * 2 = 14`` claims 7, then 14), which is how step-by-step chains are written.
+
+Not handled (no verdict rather than a wrong one): implicit multiplication (``2(3+4)``), variables, functions
+(``\\sqrt``), statements that span lines, and words as operators other than ``x``/``of``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from verl_ccrl.number_mentions import NumberMention, value_matches
+
+__all__ = ["ArithmeticCheck", "evaluate_expression", "find_arithmetic_checks"]
+
+_MAX_EXPONENT = 64
+_MAX_DIGITS = 400  # a Fraction with more digits than this is no word-problem quantity; stop before it costs time
+
+
+@dataclass(frozen=True)
+class ArithmeticCheck:
+    """A claimed result: ``mentions[result_index]`` claims to equal ``expected`` (the left side's exact value)."""
+
+    result_index: int
+    expression: str
+    expected: Fraction
+    correct: bool
+    approximate: bool = False
+
+
+# Token kinds: ("num", mention_index) ("op", "+-*/^") ("lp", None) ("rp", None) ("eq", approximate: bool)
+# One alternation, tried once per position: the first group that matches says what the text there is.
+_TOKEN = re.compile(
+    r"""
+      (?P<delimiter>\\[()\[\]]|<<|>>)
+    | (?P<skip>[ \t]+|\\[,;:!\ ]|\\q?quad|~|\\left|\\right|\\boxed|\\displaystyle|\\\$|\$|€|£|&)
+    | (?P<approx>≈|\\approx(?![A-Za-z]))
+    | (?P<eq>==?)
+    | (?P<op>\*\*|[\^+\-−*×·⋅/÷]|\\(?:times|cdot|div)(?![A-Za-z]))
+    | (?P<times>[xX](?=[ \t]*[\d(]))
+    | (?P<lp>[(\[{])
+    | (?P<rp>[)\]}])
+    | (?P<other>\w+|.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_OPERATOR_NAMES = {
+    "**": "^",
+    "−": "-",
+    "×": "*",
+    "·": "*",
+    "⋅": "*",
+    "\\times": "*",
+    "\\cdot": "*",
+    "÷": "/",
+    "\\div": "/",
+}
+_PERCENT_SUFFIX = re.compile(r"\s?\\?%|\s(?:percent|per cent)\b")
+_UNIT = re.compile(r"[ \t]?(?:\\(?:text|mathrm)\{[^}\n]{0,40}\}|[A-Za-z]{1,24}\b)")
+_NOT_UNITS = frozenset(
+    "and or so then to of for is are was were be been being will would which that but with in on at by per each "
+    "from the a an this these those it he she they we you i his her their its if as than more less".split()
+)
+_TIMES_WORD = re.compile(r"[ \t]?[xX](?=[ \t]*[\d(])")
+_OF_WORD = re.compile(r"[ \t]of\b")
+
+
+def _tokenize(text: str, mentions: list[NumberMention]) -> list[list[tuple[str, object, int, int]]]:
+    """Split ``text`` into runs of arithmetic tokens; each token is (kind, payload, start, end)."""
+    mention_at = {mention.start: index for index, mention in enumerate(mentions)}
+    runs: list[list[tuple[str, object, int, int]]] = [[]]
+    position, length = 0, len(text)
+    while position < length:
+        index = mention_at.get(position)
+        if index is not None:
+            mention = mentions[index]
+            runs[-1].append(("num", index, mention.start, mention.end))
+            position, of_operator = _skip_number_suffix(text, mention, position=mention.end)
+            if of_operator is not None:
+                runs[-1].append(of_operator)
+            continue
+        match = _TOKEN.match(text, position)
+        kind, end = match.lastgroup, match.end()
+        if kind == "skip":
+            pass
+        elif kind == "op":
+            runs[-1].append(("op", _OPERATOR_NAMES.get(match.group(), match.group()), position, end))
+        elif kind == "eq" or kind == "approx":
+            runs[-1].append(("eq", kind == "approx", position, end))
+        elif kind == "lp" or kind == "rp":
+            runs[-1].append((kind, None, position, end))
+        elif kind == "times" and position > 0 and (text[position - 1].isdigit() or text[position - 1] in " \t)"):
+            runs[-1].append(("op", "*", position, end))
+        elif runs[-1]:  # a delimiter, a word or punctuation ends the statement
+            runs.append([])
+        position = end
+    return [run for run in runs if run]
+
+
+def _skip_number_suffix(text: str, mention: NumberMention, position: int) -> tuple[int, tuple | None]:
+    """Skip what follows a number but belongs to it (``%``, one unit word); read ``of`` after a percentage or
+    fraction as ``*`` (``20% of 50``). Returns the new position and the ``of`` operator token, if any."""
+    if mention.is_percent:
+        percent = _PERCENT_SUFFIX.match(text, position)
+        if percent:
+            position = percent.end()
+    if _TIMES_WORD.match(text, position):
+        return position, None  # "12 x 2": read as an operator by _tokenize
+    if mention.is_percent or mention.is_fraction:
+        of_word = _OF_WORD.match(text, position)
+        if of_word:
+            return of_word.end(), ("op", "*", of_word.start() + 1, of_word.end())
+    unit = _UNIT.match(text, position)
+    if unit and unit.group().strip().lower() not in _NOT_UNITS:
+        return unit.end(), None
+    return position, None
+
+
+class _Parser:
+    """Recursive descent over one segment's tokens; ``parse()`` returns the exact value or None."""
+
+    def __init__(self, tokens: list[tuple[str, object, int, int]], mentions: list[NumberMention]):
+        self.tokens, self.mentions, self.index = tokens, mentions, 0
+
+    def parse(self) -> Fraction | None:
+        try:
+            value = self._sum()
+        except (_ParseError, ZeroDivisionError, OverflowError, ValueError):
+            return None
+        return value if self.index == len(self.tokens) else None
+
+    def _peek(self) -> tuple[str, object, int, int] | None:
+        return self.tokens[self.index] if self.index < len(self.tokens) else None
+
+    def _sum(self) -> Fraction:
+        value = self._product()
+        while (token := self._peek()) and token[0] == "op" and token[1] in "+-":
+            self.index += 1
+            right = self._product()
+            value = value + right if token[1] == "+" else value - right
+        return value
+
+    def _product(self) -> Fraction:
+        value = self._power()
+        while (token := self._peek()) and token[0] == "op" and token[1] in "*/":
+            self.index += 1
+            right = self._power()
+            value = value * right if token[1] == "*" else value / right
+            _check_size(value)
+        return value
+
+    def _power(self) -> Fraction:
+        base = self._unary()
+        token = self._peek()
+        if token and token[0] == "op" and token[1] == "^":
+            self.index += 1
+            exponent = self._power()
+            if exponent.denominator != 1 or abs(exponent) > _MAX_EXPONENT:
+                raise _ParseError("exponent out of range")
+            base = base ** int(exponent)
+            _check_size(base)
+        return base
+
+    def _unary(self) -> Fraction:
+        token = self._peek()
+        if token and token[0] == "op" and token[1] in "+-":
+            self.index += 1
+            value = self._unary()
+            return -value if token[1] == "-" else value
+        return self._primary()
+
+    def _primary(self) -> Fraction:
+        token = self._peek()
+        if token is None:
+            raise _ParseError("unexpected end")
+        if token[0] == "num":
+            self.index += 1
+            return self.mentions[token[1]].value
+        if token[0] == "lp":
+            self.index += 1
+            value = self._sum()
+            closing = self._peek()
+            if closing is None or closing[0] != "rp":
+                raise _ParseError("unbalanced bracket")
+            self.index += 1
+            return value
+        raise _ParseError(f"unexpected {token[0]}")
+
+
+class _ParseError(Exception):
+    pass
+
+
+def _check_size(value: Fraction) -> None:
+    if value.numerator.bit_length() > _MAX_DIGITS * 3.33 or value.denominator.bit_length() > _MAX_DIGITS * 3.33:
+        raise _ParseError("number too large")
+
+
+def evaluate_expression(text: str) -> Fraction | None:
+    """Exact value of a plain arithmetic expression, or None if it is not one.
+
+    >>> evaluate_expression("(3 + 4) \\\\times 2 - 1/2")
+    Fraction(27, 2)
+    >>> evaluate_expression("__import__('os')") is None
+    True
+    """
+    from verl_ccrl.number_mentions import find_number_mentions
+
+    mentions = find_number_mentions(text)
+    runs = _tokenize(text, mentions)
+    if len(runs) != 1 or any(token[0] == "eq" for token in runs[0]):
+        return None
+    return _Parser(runs[0], mentions).parse()
+
+
+def _segments(run: list[tuple[str, object, int, int]]) -> tuple[list[list], list[bool]]:
+    segments: list[list] = [[]]
+    approximate: list[bool] = []
+    for token in run:
+        if token[0] == "eq":
+            segments.append([])
+            approximate.append(bool(token[1]))
+        else:
+            segments[-1].append(token)
+    return segments, approximate
+
+
+def _strip_brackets(tokens: list) -> list:
+    while len(tokens) >= 2 and tokens[0][0] == "lp" and tokens[-1][0] == "rp":
+        tokens = tokens[1:-1]
+    return tokens
+
+
+def find_arithmetic_checks(text: str, mentions: list[NumberMention]) -> list[ArithmeticCheck]:
+    """Every claimed result of an arithmetic statement in ``text`` (``mentions`` from ``find_number_mentions``)."""
+    checks: list[ArithmeticCheck] = []
+    for run in _tokenize(text, mentions):
+        segments, approximate = _segments(run)
+        if len(segments) < 2:
+            continue
+        values = [_Parser(segment, mentions).parse() if segment else None for segment in segments]
+        for position in range(len(segments) - 1):
+            left, right = segments[position], _strip_brackets(segments[position + 1])
+            left_value = values[position]
+            # "1 hour = 60 minutes" and "x = 5" claim no computation; "10/3 = 3.33" does (a fraction divides).
+            is_computation = any(
+                token[0] == "op" or mentions[token[1]].is_fraction
+                for token in left
+                if token[0] != "lp" and token[0] != "rp"
+            )
+            if left_value is None or not is_computation or not right:
+                continue
+            if right[0][0] != "num":
+                continue
+            right_is_expression = len(right) > 1
+            if right_is_expression and values[position + 1] == left_value:
+                continue  # a rewriting of the same value claims no new result
+            result_index = right[0][1]
+            is_approximate = approximate[position]
+            correct = value_matches(mentions[result_index], left_value, approximate=is_approximate)
+            expression = text[left[0][2] : left[-1][3]]
+            checks.append(ArithmeticCheck(result_index, expression, left_value, correct, is_approximate))
+    return checks

@@ -1,0 +1,384 @@
+"""Number mentions: every numeric literal in a text, with its character span and exact value.
+
+Pure Python, no verl import. Values are ``fractions.Fraction`` so that ``0.1 + 0.2 == 0.3`` holds and a
+number's correctness never depends on float rounding.
+
+Example::
+
+    >>> [(m.text, m.value) for m in find_number_mentions("She pays $1,250.50 for 3/4 of 12kg, a 25% cut.")]
+    [('1,250.50', Fraction(2501, 2)), ('3/4', Fraction(3, 4)), ('12', Fraction(12, 1)), ('25', Fraction(1, 4))]
+
+Recognised: integers, decimals (``3.5``, ``.5``), thousands separators (``1,000``), negatives (``-5`` where the
+minus is a sign, not a subtraction), fractions (``3/4``, ``\\frac{3}{4}``, ``\\dfrac``, ``\\tfrac``), mixed numbers
+(``2 1/2``, ``2\\frac{1}{2}``), percentages (``25%``, ``25\\%``, ``25 percent``: value 1/4, ``is_percent``), money
+(``$18.50``, ``\\$18.50``: the span is the digits only), scientific notation (``1.5e3``) and numbers glued to
+units (``12kg``, ``5x``).
+
+Deliberately *not* numbers:
+- list markers at the start of a line (``1. Find`` / ``2) Add``),
+- solution-structure labels (``Step 2:``, ``Part 3.``, ``Case 1)``),
+- dates (``3/4/2024``, ``2024-03-04``),
+- digits inside identifiers (``x2``, ``apples_2``, ``H2O``).
+Response-side written-out numbers ("three") are not mentions: only numerals carry a computed value whose
+tokens can be scored. Problem-side words *do* count as given values (see :func:`problem_values`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+__all__ = [
+    "NumberMention",
+    "find_number_mentions",
+    "parse_single_number",
+    "problem_values",
+    "word_number_values",
+    "value_matches",
+]
+
+_UNSIGNED = r"(?:\d{1,3}(?:,\d{3})+(?![\d,]\d)|\d+)(?:\.\d+)?|\.\d+"
+
+_NUMBER_PATTERN = re.compile(
+    # The lookahead lets the engine skip, in one test, every position that cannot start a number (3x faster).
+    r"""(?=[\d.\\])(?:
+      (?P<date>\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b)
+    | (?P<latex_whole>\d+)?\\[dt]?frac\s*\{\s*(?P<latex_num>\d+(?:\.\d+)?)\s*\}\s*\{\s*(?P<latex_den>\d+(?:\.\d+)?)\s*\}
+    | (?P<mixed_whole>\d+)\ (?P<mixed_num>\d+)/(?P<mixed_den>\d+)(?![\d/])
+    | (?P<slash_num>\d+)/(?P<slash_den>\d+)(?![\d/]|\.\d)
+    | (?P<plain>(?:"""
+    + _UNSIGNED
+    + r""")(?:[eE][+-]?\d+(?![A-Za-z]))?)(?P<percent>\s?\\?%|\s(?:percent|per\ cent)\b)?
+    )""",
+    re.VERBOSE,
+)
+
+# A list marker ("1. ", "2) ") or a structure label ("Step 2:") is an index, not a quantity.
+_LIST_MARKER = re.compile(r"(?m)^[ \t]*(?:[-*][ \t]+)?\d{1,2}[.)](?=[ \t])")
+_STRUCTURE_LABEL = re.compile(r"(?i)\b(?:step|part|case|stage|phase|method|option|example)[ \t]*#?[ \t]*\d+")
+_MINUS_SIGNS = "-−"
+
+
+@dataclass(frozen=True)
+class NumberMention:
+    """One numeric literal in a text.
+
+    ``start``/``end`` delimit the number's own characters (sign included, currency symbol and ``%`` excluded),
+    so ``text[start:end]`` is what the policy's number tokens spell. ``decimals`` is how many digits were written
+    after the decimal point: a written ``3.33`` claims only two decimals of precision.
+    """
+
+    start: int
+    end: int
+    text: str
+    value: Fraction
+    is_percent: bool = False
+    decimals: int = 0
+    is_fraction: bool = False
+    fraction_parts: tuple[Fraction, Fraction] | None = None
+
+    @property
+    def candidate_values(self) -> tuple[Fraction, ...]:
+        """The values this mention may stand for: ``25%`` is 1/4 in ``25% * 80`` and 25 in ``... * 100 = 25%``."""
+        if self.is_percent:
+            return (self.value, self.value * 100)
+        return (self.value,)
+
+
+def value_matches(mention: NumberMention, exact: Fraction, *, approximate: bool = False) -> bool:
+    """Whether a written number states ``exact``, allowing for the precision it was written with.
+
+    A number written with ``d`` decimals matches when it is ``exact`` rounded to ``d`` decimals
+    (``3.33`` matches 10/3; ``3.34`` does not). Integers must be exact unless ``approximate`` (a ``≈``),
+    where they may be ``exact`` rounded to the nearest integer.
+
+    >>> value_matches(find_number_mentions("3.33")[0], Fraction(10, 3))
+    True
+    >>> value_matches(find_number_mentions("3")[0], Fraction(10, 3))
+    False
+    """
+    written_half_unit = Fraction(1, 2 * 10**mention.decimals)
+    readings = [(mention.value, written_half_unit)]
+    if mention.is_percent:
+        # The written digits are the x100 reading, so the fraction reading is 100 times more precise.
+        readings = [(mention.value, written_half_unit / 100), (mention.value * 100, written_half_unit)]
+    for candidate, half_unit in readings:
+        if candidate == exact:
+            return True
+        if (mention.decimals > 0 or approximate) and abs(candidate - exact) <= half_unit:
+            return True
+    return False
+
+
+def _decimals_of(number_text: str) -> int:
+    if "." not in number_text and "e" not in number_text and "E" not in number_text:
+        return 0
+    mantissa, _, exponent = number_text.lower().partition("e")
+    written = len(mantissa.split(".", 1)[1]) if "." in mantissa else 0
+    return max(0, written - int(exponent)) if exponent else written
+
+
+def _to_fraction(number_text: str) -> Fraction:
+    digits = number_text.replace(",", "")
+    # Fraction(str) parses with a regex; integers and plain decimals (nearly every mention) are built directly.
+    if digits.isdigit():
+        return Fraction(int(digits))
+    whole, dot, decimals = digits.partition(".")
+    if dot and decimals.isdigit() and (whole.isdigit() or not whole):
+        return Fraction(int(whole or "0") * 10 ** len(decimals) + int(decimals), 10 ** len(decimals))
+    return Fraction(digits)
+
+
+def _excluded_spans(text: str) -> list[tuple[int, int]]:
+    spans = [m.span() for m in _LIST_MARKER.finditer(text)]
+    spans.extend(m.span() for m in _STRUCTURE_LABEL.finditer(text))
+    return spans
+
+
+def _minus_is_sign(text: str, minus_index: int) -> bool:
+    """A minus right before a number is a sign unless it reads as subtraction (``10 - 5``, ``x-5``)."""
+    before = text[:minus_index]
+    stripped = before.rstrip()
+    if not stripped:
+        return True
+    last = stripped[-1]
+    if last.isdigit() or last in ")]}%":
+        return False
+    if last.isalpha() or last == "_":
+        # "was -5" is a sign; "x-5" and "x - 5" are subtractions of a variable.
+        return len(stripped) < len(before)
+    return True
+
+
+def find_number_mentions(text: str) -> list[NumberMention]:
+    """All number mentions in ``text``, in order, non-overlapping. See the module docstring for what counts.
+
+    >>> [(m.text, m.value) for m in find_number_mentions("Step 1: 20 - 3.5 = 16.5, then -2 + 1 = -1")]
+    [('20', Fraction(20, 1)), ('3.5', Fraction(7, 2)), ('16.5', Fraction(33, 2)), ('-2', Fraction(-2, 1)), ('1', Fraction(1, 1)), ('-1', Fraction(-1, 1))]
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"find_number_mentions expects str, got {type(text).__name__}")
+    excluded = _excluded_spans(text)
+    mentions: list[NumberMention] = []
+    for match in _NUMBER_PATTERN.finditer(text):
+        if match.group("date"):
+            continue
+        start, end = match.span()
+        if start > 0 and (text[start - 1].isalpha() or text[start - 1] == "_"):
+            continue
+        if any(lo <= start < hi for lo, hi in excluded):
+            continue
+        mentions.extend(_mentions_from_match(text, match))
+    return mentions
+
+
+def _mentions_from_match(text: str, match: re.Match) -> list[NumberMention]:
+    group = match.group
+    number_text = group("plain")
+    if number_text is not None:  # the common case first
+        value = _to_fraction(number_text)
+        is_percent = group("percent") is not None
+        if is_percent:
+            value /= 100
+        return [
+            _signed(text, match.start(), match.end("plain"), value, _decimals_of(number_text), False, None, is_percent)
+        ]
+    if group("latex_num") is not None:
+        numerator, denominator = Fraction(group("latex_num")), Fraction(group("latex_den"))
+        if denominator == 0:
+            return []
+        whole = Fraction(group("latex_whole")) if group("latex_whole") else Fraction(0)
+        return [
+            _signed(
+                text, match.start(), match.end(), whole + numerator / denominator, 0, True, (numerator, denominator)
+            )
+        ]
+    if group("mixed_whole") is not None:
+        whole, numerator, denominator = (int(group(name)) for name in ("mixed_whole", "mixed_num", "mixed_den"))
+        if 0 < numerator < denominator:
+            value = whole + Fraction(numerator, denominator)
+            return [
+                _signed(text, match.start(), match.end(), value, 0, True, (Fraction(numerator), Fraction(denominator)))
+            ]
+        # Not a proper fraction ("3 12/4"): an integer followed by a fraction.
+        split = match.start("mixed_num")
+        first = _signed(text, match.start(), match.end("mixed_whole"), Fraction(whole), 0)
+        return [first, *_fraction_or_pair(text, split, match.end(), numerator, denominator)]
+    return _fraction_or_pair(text, match.start(), match.end(), int(group("slash_num")), int(group("slash_den")))
+
+
+def _fraction_or_pair(text: str, start: int, end: int, numerator: int, denominator: int) -> list[NumberMention]:
+    if denominator == 0:
+        slash = text.index("/", start)
+        return [
+            _signed(text, start, slash, Fraction(numerator), 0),
+            NumberMention(slash + 1, end, text[slash + 1 : end], Fraction(0)),
+        ]
+    parts = (Fraction(numerator), Fraction(denominator))
+    return [_signed(text, start, end, Fraction(numerator, denominator), 0, True, parts)]
+
+
+def _signed(
+    text: str,
+    start: int,
+    end: int,
+    value: Fraction,
+    decimals: int,
+    is_fraction: bool = False,
+    fraction_parts: tuple[Fraction, Fraction] | None = None,
+    is_percent: bool = False,
+) -> NumberMention:
+    sign_index = start - 1
+    if sign_index >= 0 and text[sign_index] in _MINUS_SIGNS and _minus_is_sign(text, sign_index):
+        start, value = sign_index, -value
+    return NumberMention(start, end, text[start:end], value, is_percent, decimals, is_fraction, fraction_parts)
+
+
+def parse_single_number(text: str) -> Fraction | None:
+    """The value of ``text`` when it is exactly one number, give or take currency, units and punctuation.
+
+    >>> parse_single_number(" $1,000.00 dollars.")
+    Fraction(1000, 1)
+    >>> parse_single_number("3 apples and 4 pears") is None
+    True
+    """
+    mentions = find_number_mentions(text)
+    if len(mentions) != 1:
+        return None
+    rest = text[: mentions[0].start] + text[mentions[0].end :]
+    if any(ch.isdigit() for ch in rest) or "=" in rest or "^" in rest:
+        return None
+    return mentions[0].value
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Written-out numbers in a problem ("three", "a dozen", "twice", "two thirds").
+
+_UNITS = {
+    word: index
+    for index, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen".split()
+    )
+}
+_TENS = {
+    word: 10 * (index + 2) for index, word in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())
+}
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
+# Words that name a quantity on their own. "half" also implies the divisor 2 that a solution writes ("/ 2").
+_MULTIPLIER_WORDS: dict[str, tuple[Fraction, ...]] = {
+    "twice": (Fraction(2),),
+    "double": (Fraction(2),),
+    "doubles": (Fraction(2),),
+    "doubled": (Fraction(2),),
+    "thrice": (Fraction(3),),
+    "triple": (Fraction(3),),
+    "tripled": (Fraction(3),),
+    "triples": (Fraction(3),),
+    "quadruple": (Fraction(4),),
+    "quadrupled": (Fraction(4),),
+    "half": (Fraction(1, 2), Fraction(2)),
+    "halves": (Fraction(1, 2), Fraction(2)),
+    "dozen": (Fraction(12),),
+    "dozens": (Fraction(12),),
+    "pair": (Fraction(2),),
+    "pairs": (Fraction(2),),
+}
+_DENOMINATOR_WORDS = {
+    "half": 2, "halves": 2, "third": 3, "thirds": 3, "quarter": 4, "quarters": 4, "fourth": 4, "fourths": 4,
+    "fifth": 5, "fifths": 5, "sixth": 6, "sixths": 6, "seventh": 7, "sevenths": 7, "eighth": 8, "eighths": 8,
+    "ninth": 9, "ninths": 9, "tenth": 10, "tenths": 10,
+}  # fmt: skip
+_WORD_PATTERN = re.compile(r"[a-z]+")
+
+
+def word_number_values(text: str) -> set[Fraction]:
+    """Values named by words in ``text``: cardinals, multipliers, simple fractions and dozens.
+
+    >>> sorted(word_number_values("Twenty-five kids ate two thirds of a dozen pies, twice."))
+    [Fraction(2, 3), Fraction(2, 1), Fraction(3, 1), Fraction(12, 1), Fraction(25, 1)]
+
+    Not handled: ordinals other than fraction denominators ("second", "first" are too ambiguous), and
+    "a/one ... and a half" sums beyond ``<cardinal> and a half``.
+    """
+    words = _WORD_PATTERN.findall(text.lower())
+    values: set[Fraction] = set()
+    index = 0
+    while index < len(words):
+        cardinal, consumed = _read_cardinal(words, index)
+        if consumed:
+            values.add(Fraction(cardinal))
+            index += consumed
+            follower = words[index] if index < len(words) else ""
+            if follower in _DENOMINATOR_WORDS:
+                values.update(
+                    (Fraction(cardinal, _DENOMINATOR_WORDS[follower]), Fraction(_DENOMINATOR_WORDS[follower]))
+                )
+                index += 1
+            elif follower in ("dozen", "dozens"):
+                values.update((Fraction(12 * cardinal), Fraction(12)))
+                index += 1
+            elif words[index : index + 3] == ["and", "a", "half"]:
+                values.update((cardinal + Fraction(1, 2), Fraction(1, 2)))
+                index += 3
+            continue
+        word = words[index]
+        if word in _MULTIPLIER_WORDS:
+            values.update(_MULTIPLIER_WORDS[word])
+        elif word in _DENOMINATOR_WORDS and index > 0 and words[index - 1] in ("a", "one", "each", "every", "per"):
+            values.update((Fraction(1, _DENOMINATOR_WORDS[word]), Fraction(_DENOMINATOR_WORDS[word])))
+        index += 1
+    return values
+
+
+def _read_cardinal(words: list[str], index: int) -> tuple[int, int]:
+    """Read a cardinal number starting at ``words[index]``; returns (value, words consumed) or (0, 0).
+
+    "and" continues a number only after a scale word ("one hundred and five"), so "three and four" is two numbers.
+    """
+    total, current, position = 0, 0, index
+    after_scale = False
+    while position < len(words):
+        word = words[position]
+        if word in _UNITS or word in _TENS:
+            current += _UNITS.get(word, 0) + _TENS.get(word, 0)
+            after_scale = False
+        elif word in _SCALES:
+            if _SCALES[word] == 100:
+                current = max(current, 1) * 100
+            else:
+                total += max(current, 1) * _SCALES[word]
+                current = 0
+            after_scale = True
+        elif (
+            word == "and"
+            and after_scale
+            and position + 1 < len(words)
+            and (words[position + 1] in _UNITS or words[position + 1] in _TENS)
+        ):
+            after_scale = False
+        else:
+            break
+        position += 1
+    if position == index:
+        return 0, 0
+    return total + current, position - index
+
+
+def problem_values(problem: str, *, word_numbers: bool = True, extra_values: tuple = ()) -> frozenset[Fraction]:
+    """Every value the problem text gives: its numerals (percentages both ways), its fraction parts, and, when
+    ``word_numbers``, its written-out numbers.
+
+    >>> sorted(problem_values("Ann has 3/4 of a pie and half of 12 apples."))
+    [Fraction(1, 2), Fraction(3, 4), Fraction(2, 1), Fraction(3, 1), Fraction(4, 1), Fraction(12, 1)]
+    """
+    values: set[Fraction] = set()
+    for mention in find_number_mentions(problem):
+        values.update(mention.candidate_values)
+        if mention.fraction_parts:
+            values.update(mention.fraction_parts)
+    if word_numbers:
+        values.update(word_number_values(problem))
+    values.update(Fraction(value) for value in extra_values)
+    return frozenset(values)

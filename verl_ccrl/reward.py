@@ -1,0 +1,179 @@
+"""The Confidence-Calibrated RL reward.
+
+    R = R_outcome + (1/|C|) * sum_{i in C} s_i          (the second term is 0 when C is empty)
+    s_i = +alpha * c_i   if computed number i is correct
+    s_i = -beta  * c_i   if it is wrong and c_i >= tau   (0 if wrong and c_i < tau)
+
+C is the set of computed numbers with a verdict (correct or wrong) *and* a confidence (their tokens aligned
+and their entropies finite); c_i = confidence of number i (``confidence.py``); R_outcome = correct_reward or
+wrong_reward by the final answer (``answer.py``). Pure Python, no verl import.
+
+The token-level form puts s_i/|C| on each number's last token and R_outcome on the last response token, so it
+sums to R: PPO with GAE gets per-token credit where the number was written; GRPO, which sums token rewards, sees R.
+
+Example::
+
+    >>> problem = "Pens cost $3 each. Ann buys 4 pens and a $5 book. What does she pay?"
+    >>> response = "4 * 3 = 12. 12 + 5 = 18. #### 18"
+    >>> spans = [(0, 1), (1, 3), (3, 5), (5, 7), (7, 10), (10, 11), (11, 14), (14, 16), (16, 18), (18, 20),
+    ...          (20, 23), (23, 24), (24, 29), (29, 32)]
+    >>> score = score_response(problem, response, "17", token_spans=spans, entropies=[0.0] * len(spans))
+    >>> score.outcome, [(m.text, m.verdict, m.term) for m in score.mentions if m.has_verdict]
+    (0.0, [('12', 'correct', 0.25), ('18', 'wrong', -0.5)])
+    >>> score.total, sum(score.token_rewards)
+    (-0.125, -0.125)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from verl_ccrl.alignment import TokenSpan, mention_token_indices, span_ends
+from verl_ccrl.analysis import CORRECT, EXTRACTED, UNVERIFIABLE, WRONG, AnalyzedMention, analyze_response
+from verl_ccrl.answer import extract_final_answer, is_answer_correct, parse_ground_truth
+from verl_ccrl.confidence import number_confidence
+from verl_ccrl.config import CCRLConfig
+
+__all__ = ["ScoredMention", "CCRLScore", "score_response"]
+
+
+@dataclass(frozen=True)
+class ScoredMention:
+    """An analysed number with where it sits in the token stream, its confidence and its reward term s_i."""
+
+    start: int
+    end: int
+    text: str
+    value: Fraction
+    kind: str
+    verdict: str | None
+    reason: str
+    token_indices: tuple[int, ...] | None
+    confidence: float | None
+    term: float  # s_i before division by |C|; 0 outside C
+
+    @property
+    def has_verdict(self) -> bool:
+        return self.verdict in (CORRECT, WRONG)
+
+    @property
+    def in_reward(self) -> bool:
+        """Member of C: a computed number with a verdict and a confidence."""
+        return self.has_verdict and self.confidence is not None
+
+
+@dataclass(frozen=True)
+class CCRLScore:
+    total: float
+    outcome: float
+    confidence_term: float
+    answer: str | None
+    answer_correct: bool
+    mentions: tuple[ScoredMention, ...]
+    token_rewards: list[float] | None = field(repr=False)
+    entropy_status: str  # "ok", "missing", or why the entropies were not usable
+
+    def counts(self) -> dict[str, int]:
+        """Per-response counts for logging."""
+        return {
+            "extracted": sum(m.kind == EXTRACTED for m in self.mentions),
+            "computed": sum(m.kind != EXTRACTED for m in self.mentions),
+            "correct": sum(m.verdict == CORRECT for m in self.mentions),
+            "wrong": sum(m.verdict == WRONG for m in self.mentions),
+            "unverifiable": sum(m.verdict == UNVERIFIABLE for m in self.mentions),
+            "in_reward": sum(m.in_reward for m in self.mentions),
+        }
+
+
+def score_response(
+    problem: str,
+    response: str,
+    ground_truth: str | int | float,
+    *,
+    reference: str | None = None,
+    reference_values_extra: Iterable[Fraction | int | str] = (),
+    token_spans: Sequence[TokenSpan] | None = None,
+    entropies: Sequence[float] | None = None,
+    config: CCRLConfig | None = None,
+) -> CCRLScore:
+    """CCRL reward of one response.
+
+    ``token_spans[i]`` is the character span of response token ``i`` in ``response`` (``TokenAligner``) and
+    ``entropies[i]`` the policy's entropy (nats) when sampling it. Without them, or when they do not fit
+    (wrong length, NaN/inf at a number), the affected numbers get no confidence and leave C: the reward
+    degrades towards outcome-only, never to an error. The ground truth is also a reference value.
+    """
+    config = config or _DEFAULT_CONFIG
+    answer = extract_final_answer(response, fallback_last_number=config.answer_fallback_last_number)
+    answer_correct = is_answer_correct(answer, ground_truth)
+    outcome = config.correct_reward if answer_correct else config.wrong_reward
+
+    extra = [*reference_values_extra]
+    truth_value = parse_ground_truth(str(ground_truth).strip())
+    if truth_value is not None:
+        extra.append(truth_value)
+    analyzed = analyze_response(problem, response, reference, reference_values_extra=extra, config=config)
+
+    entropy_values, entropy_status = _usable_entropies(token_spans, entropies)
+    ends = span_ends(token_spans) if entropy_values is not None else None
+    scored: list[ScoredMention] = []
+    for mention in analyzed:
+        indices = confidence = None
+        if entropy_values is not None and mention.kind != EXTRACTED:
+            indices = mention_token_indices(token_spans, mention.start, mention.end, ends)
+            if indices is not None:
+                confidence = number_confidence(
+                    [entropy_values[i] for i in indices],
+                    estimator=config.confidence_estimator,
+                    aggregation=config.aggregation,
+                    vocab_size=config.vocab_size,
+                )
+        scored.append(_scored(mention, indices, confidence, config))
+
+    members = [m for m in scored if m.in_reward]
+    confidence_term = sum(m.term for m in members) / len(members) if members else 0.0
+    total = outcome + confidence_term
+
+    token_rewards = None
+    if token_spans is not None:
+        token_rewards = [0.0] * len(token_spans)
+        for member in members:
+            token_rewards[member.token_indices[-1]] += member.term / len(members)
+        if token_rewards:
+            token_rewards[-1] += outcome
+    return CCRLScore(
+        total, outcome, confidence_term, answer, answer_correct, tuple(scored), token_rewards, entropy_status
+    )
+
+
+def _usable_entropies(token_spans, entropies) -> tuple[list[float] | None, str]:
+    if entropies is None:
+        return None, "missing"
+    if token_spans is None:
+        return None, "no token spans"
+    try:
+        values = [float(value) for value in entropies]
+    except (TypeError, ValueError):
+        return None, "entropies are not numbers"
+    if len(values) != len(token_spans):
+        return None, f"length mismatch: {len(values)} entropies for {len(token_spans)} tokens"
+    return values, "ok"
+
+
+def _scored(mention: AnalyzedMention, indices, confidence: float | None, config: CCRLConfig) -> ScoredMention:
+    term = 0.0
+    if confidence is not None and math.isfinite(confidence):
+        if mention.verdict == CORRECT:
+            term = config.alpha * confidence
+        elif mention.verdict == WRONG and confidence >= config.tau:
+            term = -config.beta * confidence
+    return ScoredMention(
+        mention.start, mention.end, mention.text, mention.value, mention.kind, mention.verdict, mention.reason,
+        tuple(indices) if indices is not None else None, confidence, term,
+    )  # fmt: skip
+
+
+_DEFAULT_CONFIG = CCRLConfig()
