@@ -98,6 +98,22 @@ class CCRLConfig:
             "number of the response. Off for training (verl's GSM8K 'strict' mode); evaluation turns it on."
         },
     )
+    top_k: int = field(
+        default=20,
+        metadata={
+            "help": "Log-probabilities per token that the vllm_ccrl rollout requests to estimate entropy (top-k "
+            "bounds, see verl_ccrl/entropy.py). vLLM's default max_logprobs is 20; for more, also raise "
+            "actor_rollout_ref.rollout.engine_kwargs.vllm.max_logprobs. The hf_cpu rollout is exact and ignores it."
+        },
+    )
+    token_level_rewards: bool = field(
+        default=True,
+        metadata={
+            "help": "Place each number's term on its last token and the outcome on the last token (the CCRL "
+            "trainer rewrites rm_scores), so GAE credits the token where a number was written. GRPO sums token "
+            "rewards, so it sees the same total either way. False keeps verl's last-token scalar."
+        },
+    )
     overconfidence_thresholds: tuple[float, ...] = field(
         default=(0.5, 0.7, 0.9),
         metadata={"help": "Confidence thresholds of the overconfident-error metric (the paper's 0.5 / 0.7 / 0.9)."},
@@ -139,7 +155,16 @@ class CCRLConfig:
         if len(set(sources)) != len(sources):
             raise ValueError(f"ccrl.verification_sources={list(sources)} repeats a source; list each at most once.")
         self.verification_sources = sources
-        for name in ("reference_mismatch_is_wrong", "word_numbers", "answer_fallback_last_number"):
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 1:
+            raise ValueError(
+                f"ccrl.top_k={self.top_k!r} must be an integer >= 1 (log-probs per token for the entropy estimate)."
+            )
+        for name in (
+            "reference_mismatch_is_wrong",
+            "word_numbers",
+            "answer_fallback_last_number",
+            "token_level_rewards",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"ccrl.{name}={getattr(self, name)!r} must be true or false.")
         thresholds = tuple(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-__all__ = ["calibration_metrics"]
+__all__ = ["calibration_metrics", "reward_info_metrics"]
 
 
 def calibration_metrics(
@@ -78,3 +78,52 @@ def _expected_calibration_error(judged: list[tuple[float, bool]], n_bins: int) -
             mean_confidence = sum(confidence for confidence, _ in members) / len(members)
             error += len(members) / len(judged) * abs(accuracy - mean_confidence)
     return error
+
+
+def reward_info_metrics(
+    infos: Sequence[dict], *, thresholds: Sequence[float] = (0.5, 0.7, 0.9), n_bins: int = 10
+) -> dict[str, float]:
+    """``ccrl/*`` step metrics from the per-response ``reward_extra_info`` of the ``ccrl`` reward manager.
+
+    Metrics with nothing to average over this step (no wrong number, say) are left out rather than logged as NaN.
+
+    >>> infos = [{"ccrl_outcome": 1.0, "ccrl_confidence_term": 0.2, "ccrl_n_computed": 3, "ccrl_n_unverifiable": 1,
+    ...           "ccrl_missing_entropies": 0.0, "ccrl_judged": "[[0.95, 0], [0.8, 1]]"}]
+    >>> metrics = reward_info_metrics(infos, thresholds=(0.9,))
+    >>> metrics["ccrl/overconfident_error_rate@0.9"], metrics["ccrl/computed_per_response"]
+    (1.0, 3.0)
+    """
+    import json
+
+    infos = [info for info in infos if isinstance(info, dict) and "ccrl_outcome" in info]
+    if not infos:
+        return {}
+    judged = []
+    for info in infos:
+        judged.extend(
+            (float(confidence), bool(correct)) for confidence, correct in json.loads(info.get("ccrl_judged", "[]"))
+        )
+    wrong = [confidence for confidence, correct in judged if not correct]
+    right = [confidence for confidence, correct in judged if correct]
+    n_computed = sum(float(info.get("ccrl_n_computed", 0)) for info in infos)
+    metrics = {
+        "ccrl/outcome_mean": sum(float(info["ccrl_outcome"]) for info in infos) / len(infos),
+        "ccrl/confidence_term_mean": sum(float(info.get("ccrl_confidence_term", 0.0)) for info in infos) / len(infos),
+        "ccrl/computed_per_response": n_computed / len(infos),
+        "ccrl/judged_per_response": len(judged) / len(infos),
+        "ccrl/missing_entropies_share": sum(float(info.get("ccrl_missing_entropies", 0.0)) for info in infos)
+        / len(infos),
+    }
+    if n_computed:
+        metrics["ccrl/unverifiable_share"] = (
+            sum(float(info.get("ccrl_n_unverifiable", 0)) for info in infos) / n_computed
+        )
+    if wrong:
+        for threshold in thresholds:
+            metrics[f"ccrl/overconfident_error_rate@{threshold:g}"] = sum(c > threshold for c in wrong) / len(wrong)
+        metrics["ccrl/mean_confidence_wrong"] = sum(wrong) / len(wrong)
+    if right:
+        metrics["ccrl/mean_confidence_correct"] = sum(right) / len(right)
+    if judged:
+        metrics["ccrl/ece"] = _expected_calibration_error(judged, n_bins)
+    return metrics

@@ -1,0 +1,121 @@
+"""CCRL's trainer hooks, config and rollout pieces that need no Ray cluster."""
+
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from verl_ccrl import CCRLConfig
+from verl_ccrl.metrics import reward_info_metrics
+from verl_ccrl.trainer import check_entropy_channel, token_level_scores
+from verl_ccrl.vllm_rollout import entropies_from_position_logprobs
+
+CONFIG_YAML = Path(__file__).resolve().parents[1] / "verl_ccrl" / "config" / "ccrl_trainer.yaml"
+
+
+def base_config(**overrides):
+    config = OmegaConf.create(
+        {
+            "actor_rollout_ref": {
+                "rollout": {"multi_turn": {"enable": False}, "agent": {"default_agent_loop": "single_turn_agent"}}
+            },
+            "reward": {"reward_model": {"enable": False, "enable_resource_pool": False}},
+        }
+    )
+    for key, value in overrides.items():
+        OmegaConf.update(config, key, value)
+    return config
+
+
+def test_single_turn_streaming_reward_setup_passes():
+    check_entropy_channel(base_config())
+
+
+@pytest.mark.parametrize(
+    "key, value, words",
+    [
+        ("actor_rollout_ref.rollout.multi_turn.enable", True, "multi_turn.enable=False"),
+        ("actor_rollout_ref.rollout.agent.default_agent_loop", "tool_agent", "single_turn_agent"),
+        ("reward.reward_model.enable", True, "enable_resource_pool=True"),
+    ],
+)
+def test_setups_that_lose_the_entropies_fail_at_start_up_saying_what_to_change(key, value, words):
+    with pytest.raises(ValueError, match=words):
+        check_entropy_channel(base_config(**{key: value}))
+
+
+def test_token_level_scores_keep_the_total_and_put_terms_on_their_tokens():
+    scores = token_level_scores(6, 0.875, [[1, 0.25], [3, -0.375]])
+    assert scores.tolist() == [0.0, 0.25, 0.0, -0.375, 0.0, 1.0]
+    assert scores.sum().item() == pytest.approx(0.875)
+
+
+def test_token_terms_outside_the_response_stay_in_the_last_token():
+    scores = token_level_scores(3, 1.0, [[7, 0.5]])
+    assert scores.tolist() == [0.0, 0.0, 1.0]
+
+
+def test_step_metrics_aggregate_over_all_responses():
+    infos = [
+        {"ccrl_outcome": 1.0, "ccrl_confidence_term": 0.25, "ccrl_n_computed": 2, "ccrl_n_unverifiable": 0,
+         "ccrl_missing_entropies": 0.0, "ccrl_judged": "[[0.95, 1], [0.92, 0]]"},
+        {"ccrl_outcome": 0.0, "ccrl_confidence_term": -0.25, "ccrl_n_computed": 2, "ccrl_n_unverifiable": 2,
+         "ccrl_missing_entropies": 1.0, "ccrl_judged": "[]"},
+    ]  # fmt: skip
+    metrics = reward_info_metrics(infos)
+    assert metrics["ccrl/outcome_mean"] == 0.5 and metrics["ccrl/confidence_term_mean"] == 0.0
+    assert metrics["ccrl/overconfident_error_rate@0.9"] == 1.0 and metrics["ccrl/unverifiable_share"] == 0.5
+    assert metrics["ccrl/missing_entropies_share"] == 0.5 and metrics["ccrl/computed_per_response"] == 2.0
+    assert "ccrl/ece" in metrics and not any(math.isnan(value) for value in metrics.values())
+
+
+def test_step_metrics_skip_what_has_nothing_to_average():
+    metrics = reward_info_metrics([{"ccrl_outcome": 1.0, "ccrl_judged": "[]"}])
+    assert "ccrl/overconfident_error_rate@0.5" not in metrics and "ccrl/ece" not in metrics
+
+
+def test_yaml_ccrl_block_matches_the_config_defaults():
+    block = yaml.safe_load(CONFIG_YAML.read_text())["ccrl"]
+    defaults = CCRLConfig()
+    for key, value in block.items():
+        expected = getattr(defaults, key)
+        assert (list(expected) if isinstance(expected, tuple) else expected) == value, key
+    assert set(block) == set(CCRLConfig.help())
+
+
+def _logprob(value, rank):
+    return SimpleNamespace(logprob=value, rank=rank)
+
+
+def test_vllm_logprobs_become_entropies_per_position():
+    positions = [
+        {5: _logprob(math.log(0.5), 1), 9: _logprob(math.log(0.5), 2)},
+        {3: _logprob(0.0, 1)},
+    ]
+    assert entropies_from_position_logprobs(positions, top_k=2) == pytest.approx([math.log(2), 0.0], abs=1e-6)
+
+
+def test_sampled_token_outside_the_top_k_is_not_used():
+    positions = [{1: _logprob(math.log(0.9), 1), 7: _logprob(math.log(0.001), 40)}]
+    with_extra = entropies_from_position_logprobs(positions, top_k=1)
+    without = entropies_from_position_logprobs([{1: _logprob(math.log(0.9), 1)}], top_k=1)
+    assert with_extra == without
+
+
+def test_position_without_logprobs_gives_nan_so_its_number_gets_no_confidence():
+    (entropy,) = entropies_from_position_logprobs([{}], top_k=3)
+    assert math.isnan(entropy)
+
+
+def test_vllm_output_types_are_handled_where_vllm_is_installed():
+    logprob_module = pytest.importorskip("vllm.logprobs")
+    positions = [
+        {
+            4: logprob_module.Logprob(logprob=math.log(0.5), rank=1),
+            2: logprob_module.Logprob(logprob=math.log(0.5), rank=2),
+        }
+    ]
+    assert entropies_from_position_logprobs(positions, top_k=2) == pytest.approx([math.log(2)], abs=1e-6)

@@ -1,0 +1,114 @@
+"""The ``ccrl`` trainer: verl's synchronous V1 PPO trainer plus CCRL's step metrics and token placement.
+
+Selected with ``trainer.v1.trainer_mode=ccrl`` (``python -m verl_ccrl.main_ppo`` sets it). Three narrow overrides
+of ``verl.trainer.ppo.v1.trainer_base.PPOTrainer`` (verl 0.9.1), nothing of ``fit()`` copied:
+- ``__init__``: refuses set-ups where the rollout's entropies cannot reach the reward, and runs the rest of verl
+  as ``trainer_mode=sync`` (verl branches on that string for its replay buffer).
+- ``_compute_metrics``: adds the ``ccrl/*`` metrics from each response's ``reward_extra_info``.
+- ``_compute_advantage``: with ``ccrl.token_level_rewards``, rewrites ``rm_scores`` so each number's term sits on
+  its last token (verl's agent loop put the whole reward on the last token), then lets verl compute advantages.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import torch
+import transfer_queue as tq
+from omegaconf import open_dict
+from tensordict import TensorDict
+from verl.trainer.ppo.v1.trainer_base import register_trainer
+from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
+
+from verl_ccrl.config import CCRLConfig
+from verl_ccrl.metrics import reward_info_metrics
+
+__all__ = ["CCRLTrainer", "check_entropy_channel", "token_level_scores"]
+
+
+def check_entropy_channel(config) -> None:
+    """Fail at start-up where verl would not carry the rollout's ``extra_fields`` to the reward."""
+    rollout = config.actor_rollout_ref.rollout
+    if rollout.get("multi_turn", {}).get("enable", False):
+        raise ValueError(
+            "CCRL scores single-turn responses: with actor_rollout_ref.rollout.multi_turn.enable=True the response "
+            "mixes tool output with several generations, and the per-token entropies cover only the last one. Set "
+            "actor_rollout_ref.rollout.multi_turn.enable=False."
+        )
+    agent_loop = rollout.get("agent", {}).get("default_agent_loop", "single_turn_agent")
+    if agent_loop != "single_turn_agent":
+        raise ValueError(
+            f"CCRL needs actor_rollout_ref.rollout.agent.default_agent_loop=single_turn_agent (got {agent_loop!r}): "
+            "only that loop passes the rollout's extra_fields (the entropies) to the reward unchanged."
+        )
+    reward_model = config.reward.reward_model
+    if reward_model.get("enable", False) and not reward_model.get("enable_resource_pool", False):
+        raise ValueError(
+            "CCRL computes rewards in the agent loop, where the entropies are; a colocated reward model "
+            "(reward.reward_model.enable=True without enable_resource_pool) scores in the trainer without them. "
+            "Set reward.reward_model.enable_resource_pool=True or disable the reward model."
+        )
+
+
+def token_level_scores(length: int, total: float, token_terms: list[list[float]]) -> torch.Tensor:
+    """A response's token rewards: each number's term at its token, the rest of ``total`` (the outcome) last.
+
+    >>> token_level_scores(4, 1.25, [[1, 0.25]]).tolist()
+    [0.0, 0.25, 0.0, 1.0]
+    """
+    scores = torch.zeros(length, dtype=torch.float32)
+    if length == 0:
+        return scores
+    placed = 0.0
+    for index, term in token_terms:
+        if 0 <= int(index) < length:
+            scores[int(index)] += term
+            placed += term
+    scores[-1] += total - placed
+    return scores
+
+
+@register_trainer("ccrl")
+class CCRLTrainer(PPOTrainerSync):
+    """verl's sync PPO trainer with CCRL metrics and per-number token rewards."""
+
+    def __init__(self, config):
+        check_entropy_channel(config)
+        self.ccrl_config = CCRLConfig.from_mapping(config.get("ccrl"))
+        config = copy.deepcopy(config)
+        with open_dict(config):
+            config.trainer.v1.trainer_mode = "sync"
+        super().__init__(config)
+
+    def _reward_infos(self, batch) -> list[dict]:
+        data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["extra_fields"])
+        extra_fields = data.pop("extra_fields").tolist()
+        return [
+            (fields or {}).get("reward_extra_info", {}) if isinstance(fields, dict) else {} for fields in extra_fields
+        ]
+
+    def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):
+        super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
+        non_padding = [not tag.get("is_padding", False) for tag in batch.tags]
+        infos = [info for info, keep in zip(self._reward_infos(batch), non_padding) if keep]
+        metrics.update(reward_info_metrics(infos, thresholds=self.ccrl_config.overconfidence_thresholds))
+
+    def _compute_advantage(self, batch, metrics):
+        if self.ccrl_config.token_level_rewards:
+            self._place_number_terms(batch)
+        return super()._compute_advantage(batch, metrics)
+
+    def _place_number_terms(self, batch) -> None:
+        data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["rm_scores"])
+        rows = list(data["rm_scores"].unbind())
+        rewritten = []
+        for row, info in zip(rows, self._reward_infos(batch)):
+            terms = json.loads(info.get("ccrl_token_terms", "[]")) if info else []
+            rewritten.append(token_level_scores(row.numel(), float(row.sum()), terms) if terms else row.float())
+        nested = torch.nested.as_nested_tensor(rewritten, layout=torch.jagged)
+        tq.kv_batch_put(
+            keys=batch.keys,
+            partition_id=batch.partition_id,
+            fields=TensorDict({"rm_scores": nested}, batch_size=len(rows)),
+        )
