@@ -15,7 +15,7 @@ looks like (a few plausible tokens, or a flat floor over the whole vocabulary); 
 
 Why the truncation is acceptable: the reward uses confidence c = exp(-H), and the thresholds that matter (0.5 to
 0.9) mean H <= ln 2 = 0.69 nats, where top-20 holds most of the mass. In a stress test with a flat floor over a
-151k vocabulary (``tests/test_entropy.py``) the midpoint's confidence error there stays below 0.05; at high
+151k vocabulary (``tests/test_entropy.py``) the midpoint's confidence error there was at most 0.025; at high
 entropy, where the gap grows, c is small and the number barely moves the reward.
 
 Example::
