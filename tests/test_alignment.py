@@ -78,3 +78,19 @@ def test_multibyte_characters_split_across_tokens_do_not_shift_later_numbers():
 
 def test_number_outside_any_token_span_has_no_positions():
     assert mention_token_indices([(0, 3)], 5, 7) is None
+
+
+def test_invalid_utf8_from_random_tokens_aligns_like_the_tokenizer_decodes(single_digit_tokenizer):
+    # A random policy samples byte tokens that do not form UTF-8; the decoded text then holds U+FFFD.
+    tokenizer = single_digit_tokenizer
+    byte_token = next(i for i in range(len(tokenizer)) if tokenizer.convert_ids_to_tokens(i) in ("Ã", "Ð", "â"))
+    ids = (
+        tokenizer.encode("ab 7", add_special_tokens=False)[:1]
+        + [byte_token]
+        + tokenizer.encode(" 42", add_special_tokens=False)
+    )
+    text = tokenizer.decode(ids)
+    assert "\ufffd" in text
+    spans = TokenAligner(tokenizer).char_spans(ids, text)
+    ((number, indices),) = [(m.text, mention_token_indices(spans, m.start, m.end)) for m in find_number_mentions(text)]
+    assert number == "42" and "".join(tokenizer.decode([ids[i]]) for i in indices).strip() == "42"

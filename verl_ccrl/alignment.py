@@ -21,6 +21,7 @@ Example with precomputed token texts (what ``TokenAligner`` derives from a token
 from __future__ import annotations
 
 import bisect
+import codecs
 import json
 import re
 from collections.abc import Sequence
@@ -51,37 +52,33 @@ def _byte_level_decoder() -> dict[str, int]:
 def token_char_spans(token_bytes: Sequence[bytes], text: str) -> list[TokenSpan]:
     """Character span in ``text`` of each token, given the bytes each token contributes to the decoded text.
 
-    A leading space that the decoder strips (SentencePiece's first-word prefix) is allowed for. Tokens past the
-    first point where the tokens' text and ``text`` differ get ``None``.
+    Bytes are decoded as tokenizers decode them (UTF-8, an invalid sequence becomes U+FFFD); a character whose
+    bytes span several tokens belongs to the token that completes it. A leading space that the decoder strips
+    (SentencePiece's first-word prefix) is allowed for. Tokens past the first point where the tokens' text and
+    ``text`` differ get ``None``.
     """
     joined = b"".join(token_bytes)
-    # surrogateescape keeps one character per undecodable byte, so byte -> character offsets stay exact.
-    decoded = joined.decode("utf-8", errors="surrogateescape")
-    if len(decoded) == len(joined):
-        char_at_byte = None  # ASCII (the common case): byte offsets are character offsets
+    if joined.isascii():  # the common case: one byte is one character
+        decoded = joined.decode("ascii")
+        boundaries = [0]
+        for piece in token_bytes:
+            boundaries.append(boundaries[-1] + len(piece))
     else:
-        char_at_byte = [0] * (len(joined) + 1)
-        byte_position = 0
-        for char_index, char in enumerate(decoded):
-            width = 1 if "\udc80" <= char <= "\udcff" else len(char.encode("utf-8"))
-            for offset in range(width):
-                char_at_byte[byte_position + offset] = char_index + (offset > 0)
-            byte_position += width
-        char_at_byte[len(joined)] = len(decoded)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        chunks, boundaries = [], [0]
+        for index, piece in enumerate(token_bytes):
+            chunk = decoder.decode(piece, final=index == len(token_bytes) - 1)
+            chunks.append(chunk)
+            boundaries.append(boundaries[-1] + len(chunk))
+        decoded = "".join(chunks)
     shift = 1 if decoded.startswith(" ") and not text.startswith(" ") else 0
-    comparable = decoded[shift:].replace("\udcff", "\ufffd")
+    comparable = decoded[shift:]
     agreed = len(text) if comparable == text else _common_prefix_length(comparable, text)
 
     spans: list[TokenSpan] = []
-    byte_start = 0
-    for piece in token_bytes:
-        byte_end = byte_start + len(piece)
-        if char_at_byte is None:
-            start, end = byte_start - shift, byte_end - shift
-        else:
-            start, end = char_at_byte[byte_start] - shift, char_at_byte[byte_end] - shift
+    for index in range(len(token_bytes)):
+        start, end = boundaries[index] - shift, boundaries[index + 1] - shift
         spans.append((max(start, 0), max(end, 0)) if end <= agreed else None)
-        byte_start = byte_end
     return spans
 
 

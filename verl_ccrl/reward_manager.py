@@ -12,12 +12,17 @@ Per response it reads, from the sample's ``extra_info`` (the RL parquet's, updat
 - ``ccrl_entropies``: per-token entropies written by the ``vllm_ccrl`` / ``hf_cpu`` rollout.
 Without a problem text or entropies it degrades to the outcome reward, warns once per cause, and counts it in
 ``ccrl_missing_problem`` / ``ccrl_missing_entropies``. The CCRL maths is ``verl_ccrl.reward.score_response``.
+
+Debugging aid: with ``VERL_CCRL_RECORD_DIR`` set (forward it to Ray workers), every scored response is appended
+as one JSON line (response ids, entropies, problem, ground truth, references, reward) to a file per process there,
+so a reward can be replayed with ``score_response`` outside the cluster.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from fractions import Fraction
 
 from verl import DataProto
@@ -33,6 +38,7 @@ __all__ = ["CCRLRewardManager", "ENTROPY_FIELD", "REWARD_EXTRA_KEYS"]
 logger = logging.getLogger(__name__)
 
 ENTROPY_FIELD = "ccrl_entropies"
+RECORD_DIR_ENV_VAR = "VERL_CCRL_RECORD_DIR"
 # Every sample returns exactly these keys: verl stacks reward_extra_info across samples by the first one's keys.
 REWARD_EXTRA_KEYS = (
     "acc",
@@ -120,12 +126,32 @@ class CCRLRewardManager(RewardManagerBase):
                 [[m.token_indices[-1], round(m.term / len(members), 8)] for m in members] if members else []
             ),
         }
+        if os.environ.get(RECORD_DIR_ENV_VAR):
+            _record(
+                os.environ[RECORD_DIR_ENV_VAR],
+                {
+                    "response_ids": list(response_ids),
+                    "entropies": None if entropies is None else [float(value) for value in entropies],
+                    "problem": problem,
+                    "ground_truth": str(ground_truth),
+                    "reference": extra_info.get("reference"),
+                    "reference_values": [str(value) for value in _as_values(extra_info.get("reference_values"))],
+                    "reward": result.total,
+                    "reward_extra_info": info,
+                },
+            )
         return {"reward_score": result.total, "reward_extra_info": info}
 
     def _warn_once(self, cause: str, message: str) -> None:
         if cause not in CCRLRewardManager._warned:
             CCRLRewardManager._warned.add(cause)
             logger.warning("CCRL reward degrades to the outcome reward: %s (counted in ccrl_missing_*).", message)
+
+
+def _record(record_dir: str, record: dict) -> None:
+    os.makedirs(record_dir, exist_ok=True)
+    with open(os.path.join(record_dir, f"ccrl-rewards-{os.getpid()}.jsonl"), "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
 
 
 def _last_user_message(raw_prompt) -> str | None:

@@ -1,0 +1,108 @@
+"""The two verl 0.9.1 functions that cannot run on CPU whatever the platform reports, wrapped for CPU runs.
+
+Installed by :func:`verl_ccrl.cpu.register` only when ``VERL_PLATFORM=cpu``; GPU runs never see them. Both wrap a
+module attribute of verl, which is what verl's callers look up at call time, except the one caller that imported a
+name at module load (``verl/workers/engine_workers.py:38``): the external-module import in ``verl/__init__.py:49``
+runs before that module loads in every process, and :func:`install_cpu_seams` also rebinds it if it loaded first.
+
+1. Process groups. verl asks for ``f"cpu:gloo,{device}:{backend}"`` (``verl/utils/distributed.py:63`` and ``:89``),
+   which on the cpu platform is ``"cpu:gloo,cpu:gloo"``, and torch rejects a device type named twice; no platform
+   value makes that string valid. The wrappers ask for plain ``"gloo"``.
+2. Critic (value-head) models. ``verl/utils/model.py:645`` loads them with ``attn_implementation="flash_attention_2"``
+   hard-coded, ignoring ``model.override_config.attn_implementation``, and flash-attention needs CUDA. The wrapper
+   loads the token-classification head with the attention the model config already carries (``sdpa`` on CPU runs,
+   set by ``verl/workers/config/model.py:185``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import torch
+
+_GLOO = "gloo"
+_CPU_ATTENTION_FALLBACK = "sdpa"
+
+
+def _gloo_initialize_global_process_group_ray(original):
+    def initialize_global_process_group_ray(timeout_second=None, backend=None):
+        return original(timeout_second=timeout_second, backend=backend or _GLOO)
+
+    initialize_global_process_group_ray.__wrapped__ = original
+    return initialize_global_process_group_ray
+
+
+def _gloo_initialize_global_process_group(original):
+    # Replaces verl/utils/distributed.py:62-75 (the torchrun path of the SFT trainer), which takes no backend argument.
+    def initialize_global_process_group(timeout_second=36000):
+        from datetime import timedelta
+
+        torch.distributed.init_process_group(
+            backend=_GLOO,
+            timeout=timedelta(seconds=timeout_second),
+            init_method=os.environ.get("DIST_INIT_METHOD", None),
+        )
+        return int(os.environ["LOCAL_RANK"]), int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+
+    initialize_global_process_group.__wrapped__ = original
+    return initialize_global_process_group
+
+
+def _configured_attention_valuehead_model(original):
+    # Replaces the first attempt of verl/utils/model.py:641-650; anything else (e.g. the trl value-head fallback for
+    # architectures without a token-classification class) is left to the original.
+    def load_valuehead_model(local_path, torch_dtype, model_config, trust_remote_code):
+        from transformers import AutoModelForTokenClassification
+
+        attention = getattr(model_config, "_attn_implementation", None) or _CPU_ATTENTION_FALLBACK
+        if attention.startswith("flash_attention"):
+            attention = _CPU_ATTENTION_FALLBACK
+        try:
+            return AutoModelForTokenClassification.from_pretrained(
+                pretrained_model_name_or_path=local_path,
+                torch_dtype=torch_dtype,
+                config=model_config,
+                attn_implementation=attention,
+                trust_remote_code=trust_remote_code,
+            )
+        except ValueError:
+            return original(local_path, torch_dtype, model_config, trust_remote_code)
+
+    load_valuehead_model.__wrapped__ = original
+    return load_valuehead_model
+
+
+# (verl module, function name, wrapper factory, modules that import the name at load time)
+_SEAMS = (
+    (
+        "verl.utils.distributed",
+        "initialize_global_process_group_ray",
+        _gloo_initialize_global_process_group_ray,
+        ("verl.workers.engine_workers",),
+    ),
+    (
+        "verl.utils.distributed",
+        "initialize_global_process_group",
+        _gloo_initialize_global_process_group,
+        ("verl.trainer.sft_trainer",),
+    ),
+    ("verl.utils.model", "load_valuehead_model", _configured_attention_valuehead_model, ()),
+)
+
+
+def install_cpu_seams() -> None:
+    """Wrap the verl functions above (idempotent). Call only when the cpu platform is selected."""
+    import importlib
+
+    for module_name, function_name, wrap, importers in _SEAMS:
+        module = importlib.import_module(module_name)
+        current = getattr(module, function_name)
+        if getattr(current, "__wrapped__", None) is not None:
+            continue
+        replacement = wrap(current)
+        setattr(module, function_name, replacement)
+        for importer_name in importers:
+            importer = sys.modules.get(importer_name)
+            if importer is not None and getattr(importer, function_name, None) is current:
+                setattr(importer, function_name, replacement)
