@@ -22,7 +22,8 @@ import sys
 import time
 from dataclasses import dataclass
 
-from verl_ccrl.cpu import ray_env_vars
+from verl_ccrl.cpu.overrides import cpu_overrides
+from verl_ccrl.cpu.overrides import worker_env_vars as cpu_env_vars
 
 ESTIMATORS = ("grpo", "gae")
 METHODS = ("ccrl", "naive", "smoke")
@@ -41,43 +42,11 @@ class SmokeResult:
 
 def worker_env_vars(record_dir: str | None = None) -> dict[str, str]:
     """Environment every process of a smoke run needs (driver, and Ray workers through ``runtime_env``)."""
-    env = {**ray_env_vars(), "TOKENIZERS_PARALLELISM": "false"}
+    env = cpu_env_vars()
     if record_dir:
         env[RECORD_DIR_ENV_VAR] = record_dir
         env[CCRL_RECORD_DIR_ENV_VAR] = record_dir
     return env
-
-
-def cpu_overrides(env_vars: dict[str, str]) -> list[str]:
-    """Hydra overrides that let verl 0.9.1's trainer run on CPU, whatever the model and algorithm."""
-    overrides = [
-        # Resource pools ask Ray for GPUs (verl/single_controller/ray/base.py:210): declare one logical GPU, and
-        # enough logical CPUs for the ~10 single-CPU actors verl starts (the real cores are shared).
-        "+ray_kwargs.ray_init.num_gpus=1",
-        "ray_kwargs.ray_init.num_cpus=16",
-        # V1 trainer: each TransferQueue storage unit asks for a CPU.
-        "transfer_queue.backend.SimpleStorage.num_data_storage_units=1",
-        "trainer.n_gpus_per_node=1",
-        "trainer.nnodes=1",
-        "trainer.device=cpu",
-        # FSDP1 needs an accelerator (workers/engine/fsdp/transformer_impl.py:441).
-        "actor_rollout_ref.actor.strategy=fsdp2",
-        "actor_rollout_ref.ref.strategy=fsdp2",
-        # flash-attention is the default (workers/config/model.py:185) and needs CUDA.
-        "+actor_rollout_ref.model.override_config.attn_implementation=sdpa",
-        "actor_rollout_ref.model.use_remove_padding=False",
-        "actor_rollout_ref.rollout.name=hf_cpu",
-        "actor_rollout_ref.rollout.mode=async",
-        "actor_rollout_ref.rollout.tensor_model_parallel_size=1",
-        # No sleep/wake on CPU: the rollout keeps its weights between steps.
-        "actor_rollout_ref.rollout.free_cache_engine=False",
-        "actor_rollout_ref.rollout.agent.num_workers=1",
-        "reward.num_workers=1",
-    ]
-    # Forwarded to every Ray process: the external-module import at `import verl` registers the cpu platform and
-    # the hf_cpu rollout there (verl/__init__.py:49).
-    overrides += [f"+ray_kwargs.ray_init.runtime_env.env_vars.{key}='{value}'" for key, value in env_vars.items()]
-    return overrides
 
 
 def reward_overrides(method: str) -> list[str]:
