@@ -2,6 +2,7 @@
 
     python -m verl_ccrl.dry_run ppo [hydra overrides...]   # verl_ccrl/config/ccrl_trainer.yaml (+ verl's ppo_trainer)
     python -m verl_ccrl.dry_run sft [hydra overrides...]   # verl's sft_trainer_engine.yaml
+    python -m verl_ccrl.dry_run sft [...] --- ppo [...]    # several jobs in one process (what recipes do)
 
 Catches, on a CPU machine in seconds, what would otherwise fail an hour into a cluster job: unknown or mistyped
 keys (Hydra's struct mode), values verl's config dataclasses reject (every ``_target_: verl...`` section is
@@ -231,11 +232,28 @@ def _check_names(config: DictConfig) -> None:
         )
 
 
+JOB_SEPARATOR = "---"
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    jobs, current = [], []
+    for item in argv:
+        if item == JOB_SEPARATOR:
+            jobs.append(current)
+            current = []
+        else:
+            current.append(item)
+    jobs.append(current)
+    results = [_run_job(job) for job in jobs if job]
+    return 0 if results and all(code == 0 for code in results) else 1
+
+
+def _run_job(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m verl_ccrl.dry_run", description=__doc__.split("\n\n")[0])
     parser.add_argument("kind", choices=sorted(CONFIG_DIRS), help="ppo: CCRL/PPO trainer; sft: verl's SFT trainer")
     parser.add_argument("--quiet", action="store_true", help="print only the verdict, not the composed config")
-    parser.epilog = "Every other argument is a Hydra override, exactly as passed to the trainer."
+    parser.epilog = f"Every other argument is a Hydra override, exactly as passed to the trainer; '{JOB_SEPARATOR}' starts another job."
     args, args.overrides = parser.parse_known_args(argv)
     unknown_flags = [item for item in args.overrides if item.startswith("--")]
     if unknown_flags:

@@ -45,6 +45,8 @@ def cpu_overrides(env_vars: dict[str, str] | None = None) -> list[str]:
         "actor_rollout_ref.rollout.free_cache_engine=False",
         "actor_rollout_ref.rollout.agent.num_workers=1",
         "reward.num_workers=1",
+        # Two cores: dataloader worker processes only compete with the trainer.
+        "data.dataloader_num_workers=0",
     ]
     # Forwarded to every Ray process: the external-module import at `import verl` registers the cpu platform and
     # the hf_cpu rollout there (verl/__init__.py:49).

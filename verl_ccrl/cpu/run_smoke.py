@@ -82,7 +82,6 @@ def smoke_overrides(
         "data.train_batch_size=4",
         "data.max_prompt_length=96",
         "data.max_response_length=32",
-        "data.dataloader_num_workers=0",
         "data.shuffle=False",
         f"actor_rollout_ref.model.path={model_path}",
         "actor_rollout_ref.model.enable_gradient_checkpointing=False",

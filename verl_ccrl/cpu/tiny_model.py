@@ -169,3 +169,20 @@ def build_tiny_rl_parquet(path: str, n: int = 64, seed: int = 0) -> str:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     pd.DataFrame(rows).to_parquet(path)
     return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m verl_ccrl.cpu.tiny_model", description="Build the tiny random Qwen2 model and its tokenizer."
+    )
+    parser.add_argument("output_dir", help="directory to save the model and tokenizer to (verl loads it by path)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and of the tokenizer corpus")
+    args = parser.parse_args(argv)
+    print(build_tiny_model(args.output_dir, seed=args.seed))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""Every recipe composes its full config against verl's real schema (DRY_RUN=1), on a CPU machine."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_RECIPES = ["llama3_8b_ccrl.sh", "qwen2_5_7b_ccrl.sh", "qwen3_4b_ccrl.sh", "qwen3_8b_ccrl.sh"]
+
+
+def dry_run(recipe, *overrides, cwd, **env):
+    environment = {**os.environ, "DRY_RUN": "1", "HOME": str(cwd), **env}
+    return subprocess.run(
+        ["bash", str(ROOT / "recipes" / recipe), *overrides],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("recipe", MODEL_RECIPES)
+def test_every_model_recipe_passes_its_dry_run(recipe, tmp_path):
+    result = dry_run(recipe, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.count("DRY RUN OK (sft)") == 1 and result.stdout.count("DRY RUN OK (ppo)") == 1
+
+
+@pytest.mark.parametrize("method, stages", [("cot_sft", ["sft"]), ("cot_sft_ppo", ["sft", "ppo"])])
+def test_baselines_pass_their_dry_run(method, stages, tmp_path):
+    result = dry_run("qwen2_5_7b_ccrl.sh", cwd=tmp_path, METHOD=method)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert [kind for kind in ("sft", "ppo") if f"DRY RUN OK ({kind})" in result.stdout] == stages
+
+
+def test_a_mistyped_override_fails_the_dry_run_naming_it(tmp_path):
+    result = dry_run("qwen3_8b_ccrl.sh", "actor_rollout_ref.rollout.temprature=0.7", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "temprature" in result.stderr
+
+
+def test_an_unknown_method_is_refused(tmp_path):
+    result = dry_run("llama3_8b_ccrl.sh", cwd=tmp_path, METHOD="ccrl_only")
+    assert result.returncode == 2 and "METHOD=ccrl_only" in result.stderr
+
+
+def test_recipes_work_from_any_directory(tmp_path):
+    # Called by absolute path from an unrelated directory (tmp_path), as every test here does; and relative:
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    relative = os.path.relpath(ROOT / "recipes" / "qwen3_4b_ccrl.sh", nested)
+    result = subprocess.run(
+        ["bash", relative], cwd=nested, env={**os.environ, "DRY_RUN": "1", "STAGES": "sft"},
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0 and "DRY RUN OK (sft)" in result.stdout, result.stderr[-3000:]
+
+
+def test_the_cpu_demo_passes_its_dry_run(tmp_path):
+    result = dry_run("tiny_cpu_demo.sh", cwd=tmp_path, OUT_DIR=str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.count("DRY RUN OK (ppo)") == 2  # CCRL and outcome-only RL; cot_sft has no RL stage

@@ -1,0 +1,47 @@
+"""Evaluation for the paper's results table: accuracy per benchmark, response length, and the calibration of the
+numbers a response computes (overconfident-error rate, ECE, reliability diagram). See ``verl_ccrl/eval/README.md``.
+
+``python -m verl_ccrl.eval --model DIR --method CoMT+CCRL --data eval_gsm8k.parquet --out-dir results`` generates
+(transformers or vLLM, greedy), scores with :func:`verl_ccrl.score_response`, and writes per-run JSONs plus the
+merged ``results.md`` / ``results.csv`` / ``reliability.png`` / ``overconfidence.png``;
+``python -m verl_ccrl.eval table --runs-dir results`` re-merges.
+
+Modules: ``benchmarks`` (names, ID/OOD sets), ``config`` (dataclasses), ``data`` (parquet reading), ``backends``
+(generation + entropies), ``scoring`` (per response and per benchmark), ``results`` (run JSONs, table, plots),
+``runner`` (one run end to end), ``cli``. Importing this package imports neither vLLM nor matplotlib.
+
+Example::
+
+    >>> from verl_ccrl.eval import canonical_benchmark_name, DEFAULT_OOD_BENCHMARKS
+    >>> canonical_benchmark_name("openai/gsm8k"), "gsm_hard" in DEFAULT_OOD_BENCHMARKS
+    ('gsm8k', True)
+"""
+
+from verl_ccrl.eval.benchmarks import DEFAULT_ID_BENCHMARKS, DEFAULT_OOD_BENCHMARKS, canonical_benchmark_name
+from verl_ccrl.eval.config import EvalConfig, EvalConfigError, EvalError, TableConfig
+from verl_ccrl.eval.data import EvalExample, load_eval_file, load_eval_files
+from verl_ccrl.eval.results import build_rows, load_runs, write_table
+from verl_ccrl.eval.runner import merge_table, run_evaluation
+from verl_ccrl.eval.scoring import calibration_summary, reliability_bins, score_sample, summarize_benchmark
+
+__all__ = [
+    "DEFAULT_ID_BENCHMARKS",
+    "DEFAULT_OOD_BENCHMARKS",
+    "EvalConfig",
+    "EvalConfigError",
+    "EvalError",
+    "EvalExample",
+    "TableConfig",
+    "build_rows",
+    "calibration_summary",
+    "canonical_benchmark_name",
+    "load_eval_file",
+    "load_eval_files",
+    "load_runs",
+    "merge_table",
+    "reliability_bins",
+    "run_evaluation",
+    "score_sample",
+    "summarize_benchmark",
+    "write_table",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from verl_ccrl.eval.cli import main
+
+sys.exit(main())

@@ -1,0 +1,107 @@
+"""``python -m verl_ccrl.eval``: evaluate a model on eval parquets, or (``table``) re-merge the results table.
+
+Flags are generated from :class:`~verl_ccrl.eval.config.EvalConfig` / :class:`~verl_ccrl.eval.config.TableConfig`, so
+``--help`` shows each field's help text. Problems the user can fix (bad file, missing field, bad flag, model not
+found) print one ``error:`` line naming the file or field and the fix, and exit with status 2.
+
+Example::
+
+    python -m verl_ccrl.eval --model ckpt/merged --method CoMT+CCRL --model-name Qwen2.5-1.5B \\
+        --data eval_gsm8k.parquet eval_svamp.parquet --out-dir results --limit 100
+    python -m verl_ccrl.eval table --runs-dir results
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import MISSING, fields
+
+from verl_ccrl.eval.config import EvalConfig, EvalError, TableConfig
+
+__all__ = ["build_run_parser", "build_table_parser", "main"]
+
+RUN_DESCRIPTION = (
+    "Evaluate a model on eval parquet files (greedy decoding) and score every response with the CCRL number "
+    "analysis: accuracy per benchmark, mean response tokens, and the calibration of computed numbers "
+    "(overconfident-error rate at 0.5/0.7/0.9, ECE, reliability diagram). Writes OUT_DIR/runs/*.json (one per "
+    "method x model x benchmark; a rerun replaces its file), OUT_DIR/samples/*.jsonl, and re-merges every run "
+    "under OUT_DIR into results.md, results.csv, reliability.png and overconfidence.png. "
+    "`python -m verl_ccrl.eval table --runs-dir DIR` re-merges without generating."
+)
+TABLE_DESCRIPTION = (
+    "Re-merge the run JSONs under --runs-dir (and --merge files) into results.md, results.csv, reliability.png "
+    "and overconfidence.png, without generating."
+)
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser, config_class: type) -> None:
+    for config_field in fields(config_class):
+        metadata = config_field.metadata
+        flag = "--" + config_field.name.replace("_", "-")
+        kwargs: dict = {"dest": config_field.name, "help": metadata.get("help", "")}
+        annotation = str(config_field.type)
+        if "nargs" in metadata:
+            kwargs.update(nargs=metadata["nargs"], metavar="NAME" if "benchmarks" in config_field.name else "FILE")
+        elif "choices" in metadata:
+            kwargs["choices"] = metadata["choices"]
+        elif annotation.startswith("int"):
+            kwargs["type"] = int
+        elif annotation.startswith("float"):
+            kwargs["type"] = float
+        if "metavar" in metadata:
+            kwargs["metavar"] = metadata["metavar"]
+        if metadata.get("required"):
+            kwargs["required"] = True
+        elif config_field.default is not MISSING:
+            kwargs["default"] = config_field.default
+            default = config_field.default
+            shown = " ".join(default) if isinstance(default, tuple) else default
+            if default not in (None, ()) and "Default:" not in kwargs["help"]:
+                kwargs["help"] += f" Default: {shown}."
+        parser.add_argument(flag, **kwargs)
+
+
+def build_run_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m verl_ccrl.eval",
+        description=RUN_DESCRIPTION,
+        epilog="Subcommand: `python -m verl_ccrl.eval table --help`.",
+    )
+    _add_config_arguments(parser, EvalConfig)
+    parser.add_argument("--quiet", action="store_true", help="Log warnings only (no per-benchmark summary lines).")
+    return parser
+
+
+def build_table_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m verl_ccrl.eval table", description=TABLE_DESCRIPTION)
+    _add_config_arguments(parser, TableConfig)
+    parser.add_argument("--quiet", action="store_true", help="Log warnings only.")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    table_mode = bool(arguments) and arguments[0] == "table"
+    if arguments and arguments[0] in ("table", "run"):
+        arguments = arguments[1:]
+    parser = build_table_parser() if table_mode else build_run_parser()
+    namespace = vars(parser.parse_args(arguments))
+    quiet = namespace.pop("quiet")
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        if table_mode:
+            from verl_ccrl.eval.runner import merge_table
+
+            outputs = merge_table(TableConfig(**namespace))
+        else:
+            from verl_ccrl.eval.runner import run_evaluation
+
+            outputs = run_evaluation(EvalConfig(**namespace))["table"]
+    except EvalError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for name, path in outputs.items():
+        print(f"{name}: {path}")
+    return 0

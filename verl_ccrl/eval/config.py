@@ -1,0 +1,254 @@
+"""Configuration of an evaluation run and of the results table: dataclasses with help text and validation.
+
+Every field's help text lives in its metadata (the CLI's ``--help`` is built from it); every check lives in
+``__post_init__`` and raises :class:`EvalConfigError` naming the field, the value, the reason and the fix.
+
+Example::
+
+    >>> config = EvalConfig(data=("eval_gsm8k.parquet",), model="/ckpt/qwen", method="CoMT+CCRL", out_dir="results")
+    >>> config.model_name, config.backend, config.id_benchmarks
+    ('qwen', 'transformers', ('gsm8k', 'svamp'))
+    >>> EvalConfig(data=("x.parquet",), model="/m", method="CoT-SFT", out_dir="o", batch_size=0)
+    Traceback (most recent call last):
+    ...
+    verl_ccrl.eval.config.EvalConfigError: --batch-size (batch_size=0) must be an integer >= 1: prompts generated together. Pass e.g. --batch-size 8.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from verl_ccrl.eval.benchmarks import DEFAULT_ID_BENCHMARKS, DEFAULT_OOD_BENCHMARKS, canonical_benchmark_name
+
+__all__ = ["BACKENDS", "DTYPES", "EvalConfig", "EvalConfigError", "EvalError", "TableConfig"]
+
+BACKENDS = ("transformers", "vllm")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+class EvalError(Exception):
+    """A problem the user can fix (bad file, missing field, bad flag); the CLI prints it without a traceback."""
+
+
+class EvalConfigError(EvalError, ValueError):
+    """A flag or config field with a bad value."""
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _benchmark_sets_help(kind: str, default: tuple[str, ...]) -> str:
+    return (
+        f"{kind} benchmarks, averaged into the table's '{kind} avg' column (canonical names, see README; "
+        f"names are canonicalised, so 'openai/gsm8k' works). Default: {' '.join(default)}."
+    )
+
+
+_ID_METADATA = {"help": _benchmark_sets_help("ID", DEFAULT_ID_BENCHMARKS), "nargs": "*"}
+_OOD_METADATA = {"help": _benchmark_sets_help("OOD", DEFAULT_OOD_BENCHMARKS), "nargs": "*"}
+
+
+@dataclass
+class TableConfig:
+    """Which run JSONs form the results table, where it goes, and which benchmarks are ID / OOD."""
+
+    runs_dir: str | None = field(
+        default=None,
+        metadata={
+            "metavar": "DIR",
+            "help": "Directory scanned (recursively) for run JSONs written by an evaluation run; files of other "
+            "kinds are ignored.",
+        },
+    )
+    merge: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "Extra run JSON files to include (e.g. copied from another machine).", "nargs": "*"},
+    )
+    table_dir: str | None = field(
+        default=None,
+        metadata={"help": "Where results.md/.csv and the PNG plots go. Default: the runs directory."},
+    )
+    id_benchmarks: tuple[str, ...] = field(default=DEFAULT_ID_BENCHMARKS, metadata=_ID_METADATA)
+    ood_benchmarks: tuple[str, ...] = field(default=DEFAULT_OOD_BENCHMARKS, metadata=_OOD_METADATA)
+
+    def __post_init__(self) -> None:
+        self.merge = _tuple_of_strings("merge", self.merge)
+        if self.runs_dir is None and not self.merge:
+            raise EvalConfigError(
+                "--runs-dir is not set and --merge lists no file: there is nothing to tabulate. Pass --runs-dir "
+                "DIR (the --out-dir of your evaluation runs)."
+            )
+        if self.runs_dir is not None and not os.path.isdir(self.runs_dir):
+            raise EvalConfigError(
+                f"--runs-dir (runs_dir={self.runs_dir!r}) is not a directory. Pass the --out-dir of an evaluation run."
+            )
+        for path in self.merge:
+            if not os.path.isfile(path):
+                raise EvalConfigError(f"--merge: {path!r} is not a file. Pass run JSON files written by an evaluation.")
+        if self.table_dir is None:
+            self.table_dir = self.runs_dir if self.runs_dir is not None else os.path.dirname(self.merge[0]) or "."
+        self.id_benchmarks, self.ood_benchmarks = _benchmark_sets(self.id_benchmarks, self.ood_benchmarks)
+
+
+@dataclass
+class EvalConfig:
+    """One evaluation run: a model, a method label, the eval files, the backend and where results go."""
+
+    data: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "Eval parquet files in verl's RL format (columns prompt, reward_model, extra_info; see README). "
+            "Each row's benchmark comes from extra_info.source, else data_source, else the file stem; write "
+            "NAME=FILE to force a name. A file may hold several benchmarks.",
+            "nargs": "+",
+            "required": True,
+        },
+    )
+    model: str = field(
+        default="",
+        metadata={
+            "help": "Directory of a saved Hugging Face model and tokenizer (config.json, weights, tokenizer files "
+            "with a chat template), e.g. a merged verl checkpoint.",
+            "required": True,
+            "metavar": "PATH",
+        },
+    )
+    method: str = field(
+        default="",
+        metadata={
+            "help": "Training method label, a row of the table, e.g. 'CoMT+CCRL', 'CoT-SFT', 'CoT-SFT+RL'.",
+            "required": True,
+        },
+    )
+    out_dir: str = field(
+        default="",
+        metadata={
+            "metavar": "DIR",
+            "help": "Output directory: runs/*.json (one per method x model x benchmark; a rerun replaces its "
+            "file), samples/*.jsonl (every response, scored), and the merged results.md/.csv and PNG plots.",
+            "required": True,
+        },
+    )
+    model_name: str | None = field(
+        default=None,
+        metadata={"help": "Model label in the table, e.g. 'Qwen2.5-1.5B'. Default: the --model directory's name."},
+    )
+    backend: str = field(
+        default="transformers",
+        metadata={
+            "help": "'transformers': greedy generate() on CPU or GPU with exact entropies from the raw logits. "
+            "'vllm': greedy vLLM on GPU, entropies estimated from the top --top-k log-probs.",
+            "choices": BACKENDS,
+        },
+    )
+    max_new_tokens: int = field(default=512, metadata={"help": "Most tokens generated per response."})
+    batch_size: int = field(
+        default=8,
+        metadata={
+            "help": "Prompts generated together (transformers backend; vLLM schedules itself). The raw logits of a "
+            "batch are kept until it ends: batch x max-new-tokens x vocab x 4 bytes."
+        },
+    )
+    limit: int | None = field(
+        default=None,
+        metadata={"help": "Evaluate only the first N rows of each benchmark (quick checks). Default: all rows."},
+    )
+    device: str = field(
+        default="auto",
+        metadata={"help": "transformers backend: 'cpu', 'cuda', 'cuda:1', ... 'auto' = cuda when available, else cpu."},
+    )
+    dtype: str = field(
+        default="auto",
+        metadata={
+            "help": "Model weights dtype. 'auto' = float32 on CPU, bfloat16 on GPU. Entropies are computed in "
+            "float32 either way.",
+            "choices": DTYPES,
+        },
+    )
+    top_k: int = field(
+        default=20,
+        metadata={
+            "help": "vllm backend: log-probs per position for the entropy estimate (README, 'Entropy from top-k')."
+        },
+    )
+    gpu_memory_utilization: float = field(
+        default=0.85, metadata={"help": "vllm backend: share of GPU memory vLLM may take, in (0, 1]."}
+    )
+    tensor_parallel_size: int = field(default=1, metadata={"help": "vllm backend: GPUs per model."})
+    id_benchmarks: tuple[str, ...] = field(default=DEFAULT_ID_BENCHMARKS, metadata=_ID_METADATA)
+    ood_benchmarks: tuple[str, ...] = field(default=DEFAULT_OOD_BENCHMARKS, metadata=_OOD_METADATA)
+    merge: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "Extra run JSON files to include in the merged table.", "nargs": "*"},
+    )
+
+    def __post_init__(self) -> None:
+        self.data = _tuple_of_strings("data", self.data)
+        if not self.data:
+            raise EvalConfigError(
+                "--data lists no file. Pass one or more eval parquet files, e.g. --data eval.parquet."
+            )
+        for name in ("model", "method", "out_dir"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise EvalConfigError(f"{_flag(name)} ({name}={value!r}) is empty. {fields_help()[name]}")
+        self.method = self.method.strip()
+        if self.model_name is None or not str(self.model_name).strip():
+            self.model_name = os.path.basename(os.path.normpath(self.model)) or self.model
+        self.model_name = str(self.model_name).strip()
+        if self.backend not in BACKENDS:
+            raise EvalConfigError(
+                f"--backend (backend={self.backend!r}) is not one of {list(BACKENDS)}. Pick one of those."
+            )
+        if self.dtype not in DTYPES:
+            raise EvalConfigError(f"--dtype (dtype={self.dtype!r}) is not one of {list(DTYPES)}. Pick one of those.")
+        _positive_int("max_new_tokens", self.max_new_tokens, "most tokens per response", 512)
+        _positive_int("batch_size", self.batch_size, "prompts generated together", 8)
+        _positive_int("top_k", self.top_k, "log-probs per position", 20)
+        _positive_int("tensor_parallel_size", self.tensor_parallel_size, "GPUs per model", 1)
+        if self.limit is not None:
+            _positive_int("limit", self.limit, "rows per benchmark", 50)
+        if isinstance(self.gpu_memory_utilization, bool) or not 0 < float(self.gpu_memory_utilization) <= 1:
+            raise EvalConfigError(
+                f"--gpu-memory-utilization (gpu_memory_utilization={self.gpu_memory_utilization!r}) must be in "
+                "(0, 1]. Pass e.g. 0.85."
+            )
+        device = str(self.device).strip().lower()
+        if not (device in ("auto", "cpu", "cuda", "mps") or device.startswith("cuda:")):
+            raise EvalConfigError(f"--device (device={self.device!r}) is not a device. Pass auto, cpu, cuda or cuda:N.")
+        self.device = device
+        self.merge = _tuple_of_strings("merge", self.merge)
+        self.id_benchmarks, self.ood_benchmarks = _benchmark_sets(self.id_benchmarks, self.ood_benchmarks)
+
+
+def fields_help(cls: type = EvalConfig) -> dict[str, str]:
+    """Field name -> help text (the CLI's ``--help``)."""
+    return {f.name: f.metadata.get("help", "") for f in fields(cls)}
+
+
+def _positive_int(name: str, value: Any, meaning: str, example: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise EvalConfigError(
+            f"{_flag(name)} ({name}={value!r}) must be an integer >= 1: {meaning}. Pass e.g. {_flag(name)} {example}."
+        )
+
+
+def _tuple_of_strings(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not hasattr(value, "__iter__"):
+        raise EvalConfigError(f"{_flag(name)} ({name}={value!r}) must be a list of strings, e.g. ['a', 'b'].")
+    return tuple(str(item) for item in value)
+
+
+def _benchmark_sets(id_names: Any, ood_names: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    id_set = tuple(dict.fromkeys(canonical_benchmark_name(n) for n in _tuple_of_strings("id_benchmarks", id_names)))
+    ood_set = tuple(dict.fromkeys(canonical_benchmark_name(n) for n in _tuple_of_strings("ood_benchmarks", ood_names)))
+    both = sorted(set(id_set) & set(ood_set))
+    if both:
+        raise EvalConfigError(
+            f"--id-benchmarks and --ood-benchmarks both list {both}; a benchmark is either in-distribution or "
+            "out-of-distribution. Remove it from one of the two."
+        )
+    return id_set, ood_set
