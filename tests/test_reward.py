@@ -135,3 +135,25 @@ def test_outcome_dominates_with_default_scales():
     best_wrong = config.wrong_reward + config.alpha
     worst_right = config.correct_reward - config.beta
     assert worst_right > best_wrong
+
+
+def test_rescoring_with_the_same_entropies_reproduces_the_confidence_term():
+    from verl_ccrl import rescore_numbers
+
+    response = "14 * 6 = 84. 84 - 25 = 58. #### 58"
+    spans = char_tokens(response)
+    entropies = [0.05 * (index % 7) for index in range(len(spans))]
+    result = score(response, entropies=entropies)
+    numbers = [(m.token_indices, m.verdict == "correct") for m in result.mentions if m.has_verdict and m.token_indices]
+    term, placed = rescore_numbers(numbers, entropies)
+    assert term == pytest.approx(result.confidence_term)
+    assert [token for token, *_ in placed] == [m.token_indices[-1] for m in result.mentions if m.in_reward]
+
+
+def test_rescoring_with_other_entropies_changes_only_the_confidences():
+    from verl_ccrl import rescore_numbers
+
+    (term_sure, _), (term_unsure, _) = (rescore_numbers([([0, 1], False)], [h, h]) for h in (0.0, 2.0))
+    assert term_sure == pytest.approx(-CCRLConfig().beta) and term_unsure == pytest.approx(
+        -CCRLConfig().beta * math.exp(-2)
+    )

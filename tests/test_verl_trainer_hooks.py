@@ -23,6 +23,8 @@ def base_config(**overrides):
                 "rollout": {"multi_turn": {"enable": False}, "agent": {"default_agent_loop": "single_turn_agent"}}
             },
             "reward": {"reward_model": {"enable": False, "enable_resource_pool": False}},
+            "algorithm": {"rollout_correction": {"bypass_mode": False}},
+            "ccrl": {},
         }
     )
     for key, value in overrides.items():
@@ -45,6 +47,12 @@ def test_single_turn_streaming_reward_setup_passes():
 def test_setups_that_lose_the_entropies_fail_at_start_up_saying_what_to_change(key, value, words):
     with pytest.raises(ValueError, match=words):
         check_entropy_channel(base_config(**{key: value}))
+
+
+def test_actor_entropies_under_bypass_mode_fail_at_start_up():
+    config = base_config(**{"ccrl.entropy_source": "actor", "algorithm.rollout_correction.bypass_mode": True})
+    with pytest.raises(ValueError, match="bypass_mode"):
+        check_entropy_channel(config)
 
 
 def test_token_level_scores_keep_the_total_and_put_terms_on_their_tokens():

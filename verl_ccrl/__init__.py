@@ -12,7 +12,7 @@ from verl_ccrl.confidence import entropy_to_confidence, number_confidence
 from verl_ccrl.config import CCRLConfig
 from verl_ccrl.metrics import calibration_metrics
 from verl_ccrl.number_mentions import NumberMention, find_number_mentions, problem_values
-from verl_ccrl.reward import CCRLScore, ScoredMention, score_response
+from verl_ccrl.reward import CCRLScore, ScoredMention, rescore_numbers, score_response
 
 __version__ = "0.1.0"
 
@@ -36,6 +36,7 @@ __all__ = [
     "number_confidence",
     "problem_values",
     "reference_values",
+    "rescore_numbers",
     "score_response",
     "token_char_spans",
 ]

@@ -18,6 +18,7 @@ CONFIDENCE_ESTIMATORS = ("exp_neg_entropy", "normalized_entropy")
 AGGREGATIONS = ("mean", "min", "last")
 VERIFICATION_SOURCES = ("arithmetic", "reference")
 RESTATEMENT_POLICIES = ("unverifiable", "inherit")
+ENTROPY_SOURCES = ("rollout", "actor")
 
 
 @dataclass
@@ -106,6 +107,16 @@ class CCRLConfig:
             "actor_rollout_ref.rollout.engine_kwargs.vllm.max_logprobs. The hf_cpu rollout is exact and ignores it."
         },
     )
+    entropy_source: str = field(
+        default="rollout",
+        metadata={
+            "help": "Whose entropies give the confidence: 'rollout' (the rollout's, in the reward loop: vllm_ccrl's "
+            "top-k estimate, hf_cpu's exact value) or 'actor' (the actor's exact entropies from verl's old-log-prob "
+            "pass, which the ccrl trainer uses to recompute the number terms: no extra forward pass, works with the "
+            "plain vllm rollout, not with algorithm.rollout_correction.bypass_mode). Either way the trainer logs "
+            "ccrl/entropy_gap_mean, the mean |H_actor - H_rollout| at judged numbers' tokens."
+        },
+    )
     token_level_rewards: bool = field(
         default=True,
         metadata={
@@ -138,6 +149,7 @@ class CCRLConfig:
         _choice("confidence_estimator", self.confidence_estimator, CONFIDENCE_ESTIMATORS)
         _choice("aggregation", self.aggregation, AGGREGATIONS)
         _choice("restatement_policy", self.restatement_policy, RESTATEMENT_POLICIES)
+        _choice("entropy_source", self.entropy_source, ENTROPY_SOURCES)
         if self.vocab_size is not None:
             if isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int) or self.vocab_size < 2:
                 raise ValueError(

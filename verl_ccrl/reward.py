@@ -37,7 +37,7 @@ from verl_ccrl.answer import extract_final_answer, is_answer_correct, parse_grou
 from verl_ccrl.confidence import number_confidence
 from verl_ccrl.config import CCRLConfig
 
-__all__ = ["ScoredMention", "CCRLScore", "score_response"]
+__all__ = ["ScoredMention", "CCRLScore", "rescore_numbers", "score_response"]
 
 
 @dataclass(frozen=True)
@@ -118,19 +118,16 @@ def score_response(
     analyzed = analyze_response(problem, response, reference, reference_values_extra=extra, config=config)
 
     entropy_values, entropy_status = _usable_entropies(token_spans, entropies)
-    ends = span_ends(token_spans) if entropy_values is not None else None
+    ends = span_ends(token_spans) if token_spans is not None else None
     scored: list[ScoredMention] = []
     for mention in analyzed:
         indices = confidence = None
-        if entropy_values is not None and mention.kind != EXTRACTED:
+        # Token positions whenever the tokens are known, so the terms can be recomputed later from other entropies
+        # (the actor's, see rescore_numbers); a confidence only where this call has usable entropies.
+        if ends is not None and mention.kind != EXTRACTED:
             indices = mention_token_indices(token_spans, mention.start, mention.end, ends)
-            if indices is not None:
-                confidence = number_confidence(
-                    [entropy_values[i] for i in indices],
-                    estimator=config.confidence_estimator,
-                    aggregation=config.aggregation,
-                    vocab_size=config.vocab_size,
-                )
+            if indices is not None and entropy_values is not None:
+                confidence = _confidence([entropy_values[i] for i in indices], config)
         scored.append(_scored(mention, indices, confidence, config))
 
     members = [m for m in scored if m.in_reward]
@@ -147,6 +144,51 @@ def score_response(
     return CCRLScore(
         total, outcome, confidence_term, answer, answer_correct, tuple(scored), token_rewards, entropy_status
     )
+
+
+def rescore_numbers(
+    numbers: Sequence[tuple[Sequence[int], bool]], entropies: Sequence[float], config: CCRLConfig | None = None
+) -> tuple[float, list[tuple[int, float, float, bool]]]:
+    """The confidence term from another source of per-token entropies, for numbers already judged.
+
+    ``numbers`` holds, per judged computed number, its token indices and whether it is correct (what the reward
+    manager records); ``entropies`` is one entropy per response token (e.g. the actor's, exact). Returns the term
+    (1/|C|) sum s_i and, per number in C, (last token, s_i/|C|, confidence, correct). Numbers whose tokens fall
+    outside ``entropies`` or whose entropies are not finite leave C, as in ``score_response``.
+
+    >>> term, placed = rescore_numbers([([3, 4], True), ([9], False), ([12], True)], [0.0] * 10)
+    >>> term, placed
+    (-0.125, [(4, 0.125, 1.0, True), (9, -0.25, 1.0, False)])
+    """
+    config = config or _DEFAULT_CONFIG
+    members = []
+    for indices, correct in numbers:
+        if not indices or max(indices) >= len(entropies):
+            continue
+        confidence = _confidence([entropies[i] for i in indices], config)
+        if confidence is None:
+            continue
+        members.append((indices[-1], _term(CORRECT if correct else WRONG, confidence, config), confidence, correct))
+    if not members:
+        return 0.0, []
+    placed = [(token, term / len(members), confidence, correct) for token, term, confidence, correct in members]
+    return sum(share for _, share, _, _ in placed), placed
+
+
+def _confidence(token_entropies: list[float], config: CCRLConfig) -> float | None:
+    return number_confidence(
+        token_entropies, estimator=config.confidence_estimator, aggregation=config.aggregation,
+        vocab_size=config.vocab_size,
+    )  # fmt: skip
+
+
+def _term(verdict: str | None, confidence: float, config: CCRLConfig) -> float:
+    """s_i: +alpha c for a correct number, -beta c for a wrong one at or above tau, else 0."""
+    if verdict == CORRECT:
+        return config.alpha * confidence
+    if verdict == WRONG and confidence >= config.tau:
+        return -config.beta * confidence
+    return 0.0
 
 
 def _usable_entropies(token_spans, entropies) -> tuple[list[float] | None, str]:
@@ -166,10 +208,7 @@ def _usable_entropies(token_spans, entropies) -> tuple[list[float] | None, str]:
 def _scored(mention: AnalyzedMention, indices, confidence: float | None, config: CCRLConfig) -> ScoredMention:
     term = 0.0
     if confidence is not None and math.isfinite(confidence):
-        if mention.verdict == CORRECT:
-            term = config.alpha * confidence
-        elif mention.verdict == WRONG and confidence >= config.tau:
-            term = -config.beta * confidence
+        term = _term(mention.verdict, confidence, config)
     return ScoredMention(
         mention.start, mention.end, mention.text, mention.value, mention.kind, mention.verdict, mention.reason,
         tuple(indices) if indices is not None else None, confidence, term,

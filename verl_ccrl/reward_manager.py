@@ -52,6 +52,7 @@ REWARD_EXTRA_KEYS = (
     "ccrl_missing_problem",
     "ccrl_judged",  # JSON [[confidence, 1 if correct else 0], ...]: the batch's calibration metrics need them all
     "ccrl_token_terms",  # JSON [[token_index, s_i / |C|], ...]: where each number's term sits in the response
+    "ccrl_numbers",  # JSON [[[token indices], 1 if correct else 0], ...]: judged numbers, to rescore from the actor
 )
 
 
@@ -88,14 +89,15 @@ class CCRLRewardManager(RewardManagerBase):
         missing_entropies = entropies is None or missing_problem
         if missing_problem:
             self._warn_once("problem", "no 'question' in extra_info and no user message in raw_prompt")
-        elif entropies is None:
+        elif entropies is None and self.ccrl_config.entropy_source == "rollout":
             self._warn_once(
                 "entropies",
                 f"no '{ENTROPY_FIELD}' in the rollout's extra_fields; use actor_rollout_ref.rollout.name=vllm_ccrl "
                 "(or hf_cpu on CPU)",
             )
 
-        spans = None if missing_entropies else self.aligner.char_spans(response_ids, response)
+        # Token positions even without rollout entropies: the trainer can rescore the numbers from the actor's.
+        spans = None if missing_problem else self.aligner.char_spans(response_ids, response)
         result = score_response(
             problem or "",
             response,
@@ -124,6 +126,13 @@ class CCRLRewardManager(RewardManagerBase):
             "ccrl_judged": json.dumps([[round(m.confidence, 6), int(m.verdict == "correct")] for m in members]),
             "ccrl_token_terms": json.dumps(
                 [[m.token_indices[-1], round(m.term / len(members), 8)] for m in members] if members else []
+            ),
+            "ccrl_numbers": json.dumps(
+                [
+                    [list(m.token_indices), int(m.verdict == "correct")]
+                    for m in result.mentions
+                    if m.has_verdict and m.token_indices
+                ]
             ),
         }
         if os.environ.get(RECORD_DIR_ENV_VAR):

@@ -5,8 +5,10 @@ of ``verl.trainer.ppo.v1.trainer_base.PPOTrainer`` (verl 0.9.1), nothing of ``fi
 - ``__init__``: refuses set-ups where the rollout's entropies cannot reach the reward, and runs the rest of verl
   as ``trainer_mode=sync`` (verl branches on that string for its replay buffer).
 - ``_compute_metrics``: adds the ``ccrl/*`` metrics from each response's ``reward_extra_info``.
-- ``_compute_advantage``: with ``ccrl.token_level_rewards``, rewrites ``rm_scores`` so each number's term sits on
-  its last token (verl's agent loop put the whole reward on the last token), then lets verl compute advantages.
+- ``_compute_advantage`` (after verl's old-log-prob pass, which computes the actor's exact entropies): logs
+  ``ccrl/entropy_gap_mean`` (rollout vs actor entropy at judged numbers' tokens); with ``ccrl.entropy_source=actor``
+  recomputes every number's term from the actor's entropies; with ``ccrl.token_level_rewards`` puts each term on
+  its number's last token (verl's agent loop put the whole reward on the last token). Then verl computes advantages.
 """
 
 from __future__ import annotations
@@ -23,12 +25,22 @@ from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
 from verl_ccrl.config import CCRLConfig
 from verl_ccrl.metrics import reward_info_metrics
+from verl_ccrl.reward import rescore_numbers
 
 __all__ = ["CCRLTrainer", "check_entropy_channel", "token_level_scores"]
 
 
 def check_entropy_channel(config) -> None:
-    """Fail at start-up where verl would not carry the rollout's ``extra_fields`` to the reward."""
+    """Fail at start-up where the entropies cannot reach the reward: verl would not carry the rollout's
+    ``extra_fields`` to it, or (``ccrl.entropy_source=actor``) verl skips the actor pass that computes them."""
+    ccrl = config.get("ccrl") or {}
+    correction = config.algorithm.get("rollout_correction", None) or {}
+    if ccrl.get("entropy_source", "rollout") == "actor" and correction.get("bypass_mode", False):
+        raise ValueError(
+            "ccrl.entropy_source=actor reads the actor's entropies from verl's old-log-prob pass, which "
+            "algorithm.rollout_correction.bypass_mode=True skips. Use ccrl.entropy_source=rollout (with "
+            "actor_rollout_ref.rollout.name=vllm_ccrl) or turn bypass_mode off."
+        )
     rollout = config.actor_rollout_ref.rollout
     if rollout.get("multi_turn", {}).get("enable", False):
         raise ValueError(
@@ -93,19 +105,56 @@ class CCRLTrainer(PPOTrainerSync):
         non_padding = [not tag.get("is_padding", False) for tag in batch.tags]
         infos = [info for info, keep in zip(self._reward_infos(batch), non_padding) if keep]
         metrics.update(reward_info_metrics(infos, thresholds=self.ccrl_config.overconfidence_thresholds))
+        metrics.update(getattr(self, "_rescoring_metrics", {}))
 
     def _compute_advantage(self, batch, metrics):
-        if self.ccrl_config.token_level_rewards:
-            self._place_number_terms(batch)
+        self._rewrite_rewards(batch)
         return super()._compute_advantage(batch, metrics)
 
-    def _place_number_terms(self, batch) -> None:
-        data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["rm_scores"])
+    def _rewrite_rewards(self, batch) -> None:
+        """Rescore from the actor's entropies and/or place number terms on their tokens; note the entropy gap."""
+        actor_mode = self.ccrl_config.entropy_source == "actor"
+        self._rescoring_metrics = {}
+        fields = ["rm_scores", "extra_fields"]
+        # verl's old-log-prob pass wrote the actor's exact entropies (trainer_base.py:1666), unless bypassed.
+        has_actor_entropy = not (self.config.algorithm.get("rollout_correction", None) or {}).get("bypass_mode", False)
+        if has_actor_entropy:
+            fields.append("entropy")
+        if not (actor_mode or self.ccrl_config.token_level_rewards or has_actor_entropy):
+            return
+        data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
         rows = list(data["rm_scores"].unbind())
-        rewritten = []
-        for row, info in zip(rows, self._reward_infos(batch)):
-            terms = json.loads(info.get("ccrl_token_terms", "[]")) if info else []
-            rewritten.append(token_level_scores(row.numel(), float(row.sum()), terms) if terms else row.float())
+        extra_fields = data.pop("extra_fields").tolist()
+        actor_rows = list(data["entropy"].unbind()) if has_actor_entropy else [None] * len(rows)
+        rewritten, gaps, actor_infos = [], [], []
+        for row, fields_of_sample, actor_entropy in zip(rows, extra_fields, actor_rows):
+            fields_of_sample = fields_of_sample if isinstance(fields_of_sample, dict) else {}
+            info = fields_of_sample.get("reward_extra_info") or {}
+            numbers = [(indices, bool(correct)) for indices, correct in json.loads(info.get("ccrl_numbers", "[]"))]
+            total, terms = float(row.sum()), json.loads(info.get("ccrl_token_terms", "[]"))
+            actor = actor_entropy.float().tolist() if actor_entropy is not None else None
+            rollout = fields_of_sample.get("ccrl_entropies")
+            if actor is not None and rollout is not None and len(rollout) == len(actor):
+                tokens = sorted({index for indices, _ in numbers for index in indices})
+                gaps.extend(abs(actor[index] - float(rollout[index])) for index in tokens)
+            if actor_mode and actor is not None and "ccrl_outcome" in info:
+                term, placed = rescore_numbers(numbers, actor, self.ccrl_config)
+                total = float(info["ccrl_outcome"]) + term
+                terms = [[token, share] for token, share, _, _ in placed]
+                judged = [[confidence, int(correct)] for _, _, confidence, correct in placed]
+                actor_infos.append({**info, "ccrl_confidence_term": term, "ccrl_judged": json.dumps(judged)})
+            if self.ccrl_config.token_level_rewards:
+                rewritten.append(token_level_scores(row.numel(), total, terms))
+            else:
+                rewritten.append(token_level_scores(row.numel(), total, []))
+        if gaps:
+            self._rescoring_metrics["ccrl/entropy_gap_mean"] = sum(gaps) / len(gaps)
+            self._rescoring_metrics["ccrl/entropy_gap_max"] = max(gaps)
+        if actor_infos:
+            actor_metrics = reward_info_metrics(actor_infos, thresholds=self.ccrl_config.overconfidence_thresholds)
+            self._rescoring_metrics.update(
+                {key.replace("ccrl/", "ccrl/actor/"): value for key, value in actor_metrics.items()}
+            )
         nested = torch.nested.as_nested_tensor(rewritten, layout=torch.jagged)
         tq.kv_batch_put(
             keys=batch.keys,
