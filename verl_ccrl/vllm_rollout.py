@@ -104,8 +104,10 @@ def load_vllm_ccrl_replica():
             self.__dict__["_ccrl_engine"] = _TopKLogprobEngine(engine, int(custom.get("ccrl_top_k", DEFAULT_TOP_K)))
 
         async def generate(self, prompt_ids, sampling_params, request_id, *args, **kwargs):
-            output = await super().generate(prompt_ids, sampling_params, request_id, *args, **kwargs)
-            final = self.engine.final_outputs.pop(request_id, None) if self.engine is not None else None
+            try:
+                output = await super().generate(prompt_ids, sampling_params, request_id, *args, **kwargs)
+            finally:  # a failed request must not leave its output behind
+                final = self.engine.final_outputs.pop(request_id, None) if self.engine is not None else None
             if final is not None and final.outputs and final.outputs[0].logprobs is not None:
                 vocab_size = getattr(getattr(self.model_config, "hf_config", None), "vocab_size", None)
                 output.extra_fields[ENTROPY_FIELD] = entropies_from_position_logprobs(
