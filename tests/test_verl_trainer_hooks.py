@@ -127,3 +127,36 @@ def test_vllm_output_types_are_handled_where_vllm_is_installed():
         }
     ]
     assert entropies_from_position_logprobs(positions, top_k=2) == pytest.approx([math.log(2)], abs=1e-6)
+
+
+def test_engine_proxy_asks_for_top_k_on_a_copy_and_keeps_the_final_output():
+    import asyncio
+    import copy
+
+    from verl_ccrl.vllm_rollout import _TopKLogprobEngine
+
+    class Params(SimpleNamespace):
+        def clone(self):
+            return copy.copy(self)
+
+    class Engine:
+        seen = None
+
+        async def generate(self, prompt, sampling_params, request_id):
+            Engine.seen = sampling_params
+            for step in ("partial", "final"):
+                yield step
+
+        def list_loras(self):
+            return []
+
+    proxy = _TopKLogprobEngine(Engine(), top_k=20)
+    original = Params(logprobs=None)
+
+    async def consume():
+        return [output async for output in proxy.generate(prompt="p", sampling_params=original, request_id="r1")]
+
+    assert asyncio.run(consume()) == ["partial", "final"]
+    assert Engine.seen.logprobs == 20 and original.logprobs is None  # verl's own params are left as verl set them
+    assert proxy.final_outputs == {"r1": "final"}
+    assert proxy.list_loras() == []  # everything else goes to the engine
