@@ -160,3 +160,13 @@ def test_engine_proxy_asks_for_top_k_on_a_copy_and_keeps_the_final_output():
     assert Engine.seen.logprobs == 20 and original.logprobs is None  # verl's own params are left as verl set them
     assert proxy.final_outputs == {"r1": "final"}
     assert proxy.list_loras() == []  # everything else goes to the engine
+
+
+def test_one_switch_turns_on_cpu_mode_before_the_users_overrides():
+    from verl_ccrl.main_ppo import with_cpu_mode
+
+    environ = {"VERL_CCRL_CPU": "1"}
+    argv = with_cpu_mode(["main_ppo", "actor_rollout_ref.rollout.n=2"], environ)
+    assert argv[0] == "main_ppo" and argv[-1] == "actor_rollout_ref.rollout.n=2"
+    assert "actor_rollout_ref.rollout.name=hf_cpu" in argv and environ["VERL_PLATFORM"] == "cpu"
+    assert with_cpu_mode(["main_ppo", "x=1"], {}) == ["main_ppo", "x=1"]

@@ -2,9 +2,15 @@
 
 The same Hydra overrides as ``python -m verl.trainer.main_ppo`` apply; the differences are the ``ccrl:`` block
 (validated here, before Ray starts) and a task runner that registers the ``ccrl`` trainer in its own process.
+
+``VERL_CCRL_CPU=1`` switches on the CPU debugging mode (``verl_ccrl.cpu``): the environment every process needs and
+the CPU overrides are added before the user's own, which still win.
 """
 
 from __future__ import annotations
+
+import os
+import sys
 
 import hydra
 import ray
@@ -46,5 +52,20 @@ def main(config):
     run_ppo(config, task_runner_class=CCRLTaskRunner)
 
 
+CPU_SWITCH = "VERL_CCRL_CPU"
+
+
+def with_cpu_mode(argv: list[str], environ) -> list[str]:
+    """``argv`` with the CPU overrides inserted after the program name when ``VERL_CCRL_CPU=1`` (``environ`` gets
+    the CPU variables); unchanged otherwise."""
+    if environ.get(CPU_SWITCH) != "1":
+        return argv
+    from verl_ccrl.cpu.overrides import cpu_overrides, worker_env_vars
+
+    environ.update(worker_env_vars())
+    return [argv[0], *cpu_overrides(), *argv[1:]]
+
+
 if __name__ == "__main__":
+    sys.argv = with_cpu_mode(sys.argv, os.environ)
     main()
