@@ -33,7 +33,11 @@ import math
 
 import torch
 
-__all__ = ["entropy_from_logits", "entropy_from_logprobs", "entropy_upper_bound_from_logprobs"]
+__all__ = ["ENTROPY_FIELD", "entropy_from_logits", "entropy_from_logprobs", "entropy_upper_bound_from_logprobs"]
+
+# The rollout backends put per-token entropies under this key of TokenOutput.extra_fields; verl carries it to the
+# reward's extra_info, and the reward manager and trainer read it there.
+ENTROPY_FIELD = "ccrl_entropies"
 
 
 def entropy_from_logprobs(log_probs: torch.Tensor, vocab_size: int | None = None) -> torch.Tensor:

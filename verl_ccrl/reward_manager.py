@@ -31,13 +31,13 @@ from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 from verl_ccrl.alignment import TokenAligner
 from verl_ccrl.config import CCRLConfig
+from verl_ccrl.entropy import ENTROPY_FIELD
 from verl_ccrl.reward import score_response
 
 __all__ = ["CCRLRewardManager", "ENTROPY_FIELD", "REWARD_EXTRA_KEYS"]
 
 logger = logging.getLogger(__name__)
 
-ENTROPY_FIELD = "ccrl_entropies"
 RECORD_DIR_ENV_VAR = "VERL_CCRL_RECORD_DIR"
 # Every sample returns exactly these keys: verl stacks reward_extra_info across samples by the first one's keys.
 REWARD_EXTRA_KEYS = (

@@ -24,6 +24,7 @@ from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
 from verl_ccrl.config import CCRLConfig
+from verl_ccrl.entropy import ENTROPY_FIELD
 from verl_ccrl.metrics import reward_info_metrics
 from verl_ccrl.reward import rescore_numbers
 
@@ -133,7 +134,7 @@ class CCRLTrainer(PPOTrainerSync):
             numbers = [(indices, bool(correct)) for indices, correct in json.loads(info.get("ccrl_numbers", "[]"))]
             total, terms = float(row.sum()), json.loads(info.get("ccrl_token_terms", "[]"))
             actor = actor_entropy.float().tolist() if actor_entropy is not None else None
-            rollout = fields_of_sample.get("ccrl_entropies")
+            rollout = fields_of_sample.get(ENTROPY_FIELD)
             if actor is not None and rollout is not None and len(rollout) == len(actor):
                 tokens = sorted({index for indices, _ in numbers for index in indices})
                 gaps.extend(abs(actor[index] - float(rollout[index])) for index in tokens)
@@ -143,10 +144,10 @@ class CCRLTrainer(PPOTrainerSync):
                 terms = [[token, share] for token, share, _, _ in placed]
                 judged = [[confidence, int(correct)] for _, _, confidence, correct in placed]
                 actor_infos.append({**info, "ccrl_confidence_term": term, "ccrl_judged": json.dumps(judged)})
-            if self.ccrl_config.token_level_rewards:
-                rewritten.append(token_level_scores(row.numel(), total, terms))
-            else:
-                rewritten.append(token_level_scores(row.numel(), total, []))
+            # Without token-level rewards the whole total stays on the last token, as verl put it.
+            rewritten.append(
+                token_level_scores(row.numel(), total, terms if self.ccrl_config.token_level_rewards else [])
+            )
         if gaps:
             self._rescoring_metrics["ccrl/entropy_gap_mean"] = sum(gaps) / len(gaps)
             self._rescoring_metrics["ccrl/entropy_gap_max"] = max(gaps)

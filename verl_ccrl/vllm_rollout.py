@@ -21,11 +21,10 @@ from collections.abc import Sequence
 
 import torch
 
-from verl_ccrl.entropy import entropy_from_logprobs
+from verl_ccrl.entropy import ENTROPY_FIELD, entropy_from_logprobs
 
 __all__ = ["ENTROPY_FIELD", "DEFAULT_TOP_K", "entropies_from_position_logprobs", "load_vllm_ccrl_replica"]
 
-ENTROPY_FIELD = "ccrl_entropies"
 DEFAULT_TOP_K = 20
 
 

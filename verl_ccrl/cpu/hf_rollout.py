@@ -35,10 +35,10 @@ from verl.workers.rollout.base import BaseRollout
 from verl.workers.rollout.replica import RolloutReplica
 
 from verl_ccrl.cpu import HF_CPU_ROLLOUT_NAME
+from verl_ccrl.entropy import ENTROPY_FIELD
 
 logger = logging.getLogger(__name__)
 
-ENTROPY_FIELD = "ccrl_entropies"
 SERVER_NAME_PREFIX = f"{HF_CPU_ROLLOUT_NAME}_server"
 
 

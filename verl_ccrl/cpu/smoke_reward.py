@@ -21,8 +21,9 @@ from typing import Any
 from verl import DataProto
 from verl.experimental.reward_loop.reward_manager.naive import NaiveRewardManager
 
+from verl_ccrl.entropy import ENTROPY_FIELD
+
 RECORD_DIR_ENV_VAR = "CCRL_SMOKE_RECORD_DIR"
-ENTROPY_FIELD = "ccrl_entropies"
 
 
 def digit_share_score(data_source: str, solution_str: str, ground_truth: str, extra_info: Any = None, **_: Any):
