@@ -1,7 +1,7 @@
 """The two verl 0.9.1 functions that cannot run on CPU whatever the platform reports, wrapped for CPU runs.
 
-Installed by :func:`verl_ccrl.cpu.register` only when ``VERL_PLATFORM=cpu``; GPU runs never see them. Both wrap a
-module attribute of verl, which is what verl's callers look up at call time, except the one caller that imported a
+Installed by :func:`verl_ccrl.integration.cpu.register` only when ``VERL_PLATFORM=cpu``; GPU runs never see them.
+Both wrap a module attribute of verl, which is what verl's callers look up at call time, except the one caller that imported a
 name at module load (``verl/workers/engine_workers.py:38``): the external-module import in ``verl/__init__.py:49``
 runs before that module loads in every process, and :func:`install_cpu_seams` also rebinds it if it loaded first.
 

@@ -3,8 +3,8 @@
 The same Hydra overrides as ``python -m verl.trainer.main_ppo`` apply; the differences are the ``ccrl:`` block
 (validated here, before Ray starts) and a task runner that registers the ``ccrl`` trainer in its own process.
 
-``VERL_CCRL_CPU=1`` switches on the CPU debugging mode (``verl_ccrl.cpu``): the environment every process needs and
-the CPU overrides are added before the user's own, which still win.
+``VERL_CCRL_CPU=1`` switches on the CPU debugging mode (:mod:`verl_ccrl.integration.cpu`): the environment every
+process needs and the CPU overrides are added before the user's own, which still win.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ from verl_ccrl.config import CCRLConfig
 @ray.remote(num_cpus=1)
 class CCRLTaskRunner(TaskRunnerV1.__ray_actor_class__):
     def run(self, config):
-        import verl_ccrl.trainer  # noqa: F401  (registers trainer_mode "ccrl" in this process)
+        import verl_ccrl.integration.trainer  # noqa: F401  (registers trainer_mode "ccrl" in this process)
 
         return super().run(config)
 
 
 def check_ccrl_config(config) -> CCRLConfig:
     """Start-up checks that need no Ray: the ``ccrl:`` block, the trainer flavour and the entropy channel."""
-    from verl_ccrl.trainer import check_entropy_channel
+    from verl_ccrl.integration.trainer import check_entropy_channel
 
     ccrl_config = CCRLConfig.from_mapping(config.get("ccrl"))
     if not config.trainer.get("use_v1", True):
@@ -60,7 +60,7 @@ def with_cpu_mode(argv: list[str], environ) -> list[str]:
     the CPU variables); unchanged otherwise."""
     if environ.get(CPU_SWITCH) != "1":
         return argv
-    from verl_ccrl.cpu.overrides import cpu_overrides, worker_env_vars
+    from verl_ccrl.integration.cpu.overrides import cpu_overrides, worker_env_vars
 
     environ.update(worker_env_vars())
     return [argv[0], *cpu_overrides(), *argv[1:]]

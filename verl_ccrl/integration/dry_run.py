@@ -1,6 +1,6 @@
 """Compose a full training config against verl's real schema, validate it, print it; start nothing.
 
-    python -m verl_ccrl.dry_run ppo [hydra overrides...]   # verl_ccrl/config/ccrl_trainer.yaml (+ verl's ppo_trainer)
+    python -m verl_ccrl.dry_run ppo [hydra overrides...]   # integration/config/ccrl_trainer.yaml (+ verl's ppo_trainer)
     python -m verl_ccrl.dry_run sft [hydra overrides...]   # verl's sft_trainer_engine.yaml
     python -m verl_ccrl.dry_run sft [...] --- ppo [...]    # several jobs in one process (what recipes do)
 
@@ -180,7 +180,7 @@ def stand_in_missing_models(config: DictConfig, stand_in: str | None = None) -> 
 def _tiny_model() -> str:
     import tempfile
 
-    from verl_ccrl.cpu.tiny_model import build_tiny_model
+    from verl_ccrl.integration.cpu.tiny_model import build_tiny_model
 
     return build_tiny_model(os.path.join(tempfile.mkdtemp(prefix="ccrl_dry_run_"), "tiny_model"))
 
@@ -197,7 +197,7 @@ def validate(kind: str, config: DictConfig) -> list[str]:
         from verl.trainer.ppo.utils import need_critic, need_reference_policy
         from verl.utils.config import validate_config
 
-        from verl_ccrl.main_ppo import check_ccrl_config
+        from verl_ccrl.integration.main_ppo import check_ccrl_config
 
         check_ccrl_config(config)
         # verl's cross-field checks size batches by the GPUs it will see; validate for the GPUs the recipe asks for.
@@ -215,9 +215,10 @@ def _check_names(config: DictConfig) -> None:
     from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY
     from verl.workers.rollout.replica import RolloutReplicaRegistry
 
-    import verl_ccrl.verl_plugin  # noqa: F401  (vllm_ccrl)
-    from verl_ccrl.cpu import register_rollout
+    from verl_ccrl.integration.cpu import register_rollout
+    from verl_ccrl.integration.plugin import register_rollouts
 
+    register_rollouts()  # vllm_ccrl
     register_rollout()  # hf_cpu, by name only
     estimator = config.algorithm.adv_estimator
     if estimator not in ADV_ESTIMATOR_REGISTRY:
