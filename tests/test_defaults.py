@@ -56,4 +56,3 @@ def test_the_readme_table_states_the_ccrl_defaults():
     stated = readme_defaults()
     assert {"alpha", "beta", "tau", "top_k", "correct_reward", "wrong_reward"} <= set(stated)
     assert {name: as_config_value(name, value) for name, value in stated.items()} == {n: DEFAULTS[n] for n in stated}
-

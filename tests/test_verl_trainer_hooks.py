@@ -9,11 +9,11 @@ import yaml
 from omegaconf import OmegaConf
 
 from verl_ccrl import CCRLConfig
-from verl_ccrl.metrics import reward_info_metrics
-from verl_ccrl.integration.trainer import check_entropy_channel, token_level_scores
 from verl_ccrl.entropy import entropies_from_position_logprobs
+from verl_ccrl.integration.trainer import check_entropy_channel, token_level_scores
+from verl_ccrl.metrics import reward_info_metrics
 
-CONFIG_YAML = Path(__file__).resolve().parents[1] / "verl_ccrl" / "config" / "ccrl_trainer.yaml"
+CONFIG_YAML = Path(__file__).resolve().parents[1] / "verl_ccrl" / "integration" / "config" / "ccrl_trainer.yaml"
 
 
 def base_config(**overrides):

@@ -34,8 +34,8 @@ import torch
 from verl.workers.rollout.base import BaseRollout
 from verl.workers.rollout.replica import RolloutReplica
 
-from verl_ccrl.integration.cpu import HF_CPU_ROLLOUT_NAME
 from verl_ccrl.entropy import ENTROPY_FIELD
+from verl_ccrl.integration.cpu import HF_CPU_ROLLOUT_NAME
 
 logger = logging.getLogger(__name__)
 
