@@ -12,8 +12,8 @@ A debugging and CI backend, not a training setup. Importing this package registe
 
 verl imports the modules named in ``VERL_USE_EXTERNAL_MODULES`` at ``import verl`` in every process
 (``verl/__init__.py:49``), so ``VERL_USE_EXTERNAL_MODULES=verl_ccrl.integration.cpu`` registers all of this in the
-driver, the TaskRunner, the FSDP workers, the rollout servers and the agent-loop/reward workers, provided the variable reaches
-Ray workers: :func:`ray_env_vars` lists what a run must forward through ``ray_kwargs.ray_init.runtime_env``.
+driver, the TaskRunner, the FSDP workers, the rollout servers and the agent-loop/reward workers, provided the variable
+reaches Ray workers: :func:`ray_env_vars` lists what a run must forward through ``ray_kwargs.ray_init.runtime_env``.
 
 Importing this package registers only when that variable names it: any other import (pytest collecting doctests,
 a test building the tiny model, a script preparing a run) leaves verl's registries untouched. Call
@@ -42,9 +42,9 @@ def register() -> None:
     register_platform()
     register_rollout()
     if cpu_platform_selected():
-        from verl_ccrl.integration.cpu.verl_patches import install_cpu_seams
+        from verl_ccrl.integration.cpu.verl_patches import install_verl_patches
 
-        install_cpu_seams()
+        install_verl_patches()
 
 
 def register_rollout() -> None:
