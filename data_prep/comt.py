@@ -315,14 +315,6 @@ async def _run(records, teacher, store, config, template, progress, began) -> Co
     return run
 
 
-def generate_comt(
-    records: list[Record],
-    teacher: Any,
-    store: ResultStore,
-    config: ComtConfig | None = None,
-    template: ComtTemplate | None = None,
-    *,
-    progress: bool = True,
-) -> ComtRun:
-    """Synchronous :func:`generate_comt_async` (runs its own event loop)."""
-    return asyncio.run(generate_comt_async(records, teacher, store, config, template, progress=progress))
+def generate_comt(*args: Any, **kwargs: Any) -> ComtRun:
+    """Synchronous :func:`generate_comt_async` (runs its own event loop); the same arguments."""
+    return asyncio.run(generate_comt_async(*args, **kwargs))

@@ -6,9 +6,10 @@ latency, HTTP 429 (with ``Retry-After``) and 500 responses, either at random rat
 the first requests. By default it answers like the demo teacher (the reference solution in the CoMT prompt with
 computed numbers replaced by variable names); pass ``responder(messages, request_number) -> str`` to change that.
 
-Run it standalone (e.g. to try the CLI against it)::
+Test-only code: it lives under ``tests/`` (aiohttp is in the ``test`` extra). Tests import it as ``fake_server``
+(``pythonpath`` in pyproject.toml). Run it standalone (e.g. to try the CLI against it)::
 
-    python -m data_prep.fake_server --port 8011 --latency 0.2 --rate-429 0.05 --rate-500 0.05
+    python tests/fake_server.py --port 8011 --latency 0.2 --rate-429 0.05 --rate-500 0.05
 
 Example::
 
@@ -40,14 +41,11 @@ Responder = Callable[[list[dict[str, Any]], int], str]
 
 def default_responder(messages: list[dict[str, Any]], request_number: int) -> str:
     """The demo teacher's answer for a CoMT prompt; a fixed number-free meta-thought for any other prompt."""
-    from data_prep.prompts import ANSWER_MARKER, PROBLEM_MARKER, REFERENCE_MARKER
-    from data_prep.teachers import _section, template_meta_thought
+    from data_prep.teachers.template import prompt_sections, template_meta_thought
 
-    user = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
-    reference = _section(user, REFERENCE_MARKER, ANSWER_MARKER)
+    question, reference = prompt_sections(messages)
     if not reference:
         return "total = quantity_a * quantity_b"
-    question = _section(user, PROBLEM_MARKER, "\n\n" + REFERENCE_MARKER) or user
     return template_meta_thought(question, reference)
 
 
@@ -217,22 +215,15 @@ class FakeOpenAIServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m data_prep.fake_server", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python tests/fake_server.py", description=__doc__.split("\n\n")[0])
+    # Each option's dest is the FakeOpenAIServer argument it sets.
     parser.add_argument("--host", default="127.0.0.1", help="Address to bind (loopback by default).")
     parser.add_argument("--port", type=int, default=8011, help="Port (0 = any free port).")
-    parser.add_argument("--latency", type=float, default=0.0, help="Seconds to wait before each response.")
+    parser.add_argument("--latency", dest="latency_s", type=float, default=0.0, help="Seconds before each response.")
     parser.add_argument("--rate-429", type=float, default=0.0, help="Probability of an injected 429 per request.")
     parser.add_argument("--rate-500", type=float, default=0.0, help="Probability of an injected 500 per request.")
     parser.add_argument("--model", default="fake-teacher", help="Model name served at /v1/models.")
-    args = parser.parse_args(argv)
-    server = FakeOpenAIServer(
-        host=args.host,
-        port=args.port,
-        model=args.model,
-        latency_s=args.latency,
-        rate_429=args.rate_429,
-        rate_500=args.rate_500,
-    ).start()
+    server = FakeOpenAIServer(**vars(parser.parse_args(argv))).start()
     print(f"serving {server.base_url} (Ctrl-C to stop)", flush=True)
     try:
         while True:
