@@ -49,7 +49,28 @@ __all__ = ["build_parser", "main"]
 logger = logging.getLogger("data_prep")
 
 
+# Exit statuses: 0 done; 2 an error that stopped the command; 3 finished, but some teacher requests failed for good.
+EXIT_ERROR = 2
+EXIT_UNFINISHED = 3
+
+
+class UnfinishedRequestsError(RuntimeError):
+    """The command finished and wrote its files, but some problems' teacher requests failed for good."""
+
+
 # ------------------------------------------------------------------------------------------------ helpers
+
+
+def _directory_path(path: str, flag: str) -> None:
+    """Fail before any work when ``path`` cannot be (or become) a directory: it, or a parent, is a file."""
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(
+            f"{flag} {path!r}: {existing!r} is a file, not a directory. Fix: pass a directory path (it is created "
+            "when missing), or move the file away."
+        )
 
 
 def _teacher_from_args(args: argparse.Namespace):
@@ -93,7 +114,7 @@ def _dry_run_plan(args, records: list[Record], store_path: str) -> dict[str, Any
     name = teacher_name(args.teacher, args.model)
     if name and os.path.exists(store_path):
         sampling = _comt_config(args).sampling.as_dict()
-        with ResultStore(store_path, lock=False, repair=False) as store:
+        with ResultStore(store_path, lock=False, repair=False, skip_malformed=args.skip_malformed) as store:
             keys = [request_key(r.key, template.version, name, sampling) for r in records]
             plan["already_done_in_store"] = sum(
                 1 for key in keys if store.first_valid(key) or len(store.attempts(key)) >= args.max_attempts
@@ -122,7 +143,7 @@ def _print_summary(title: str, summary: dict[str, Any]) -> None:
 
 async def _generate(args, records: list[Record], store_path: str):
     teacher = _teacher_from_args(args)
-    with ResultStore(store_path, fsync=args.fsync) as store:
+    with ResultStore(store_path, fsync=args.fsync, skip_malformed=args.skip_malformed) as store:
         run = await generate_comt_async(
             records, teacher, store, _comt_config(args), comt_template(args.prompt_file), progress=not args.no_progress
         )
@@ -132,6 +153,7 @@ async def _generate(args, records: list[Record], store_path: str):
             "appended_this_run": store.appended,
             "duplicates_on_load": store.duplicates,
             "repaired_partial_bytes": store.repaired_bytes,
+            "undecodable_lines_skipped": store.undecodable_lines,
         }
     extra = getattr(teacher, "stats", None)
     return run, store_stats, dict(extra) if extra else {}
@@ -187,6 +209,13 @@ def cmd_comt(args, *, with_rest: bool = False) -> dict[str, Any]:
     with open(report_path, "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=2, ensure_ascii=False, default=str)
     _print_summary(f"summary (also in {report_path})", report)
+    if run.unfinished:
+        raise UnfinishedRequestsError(
+            f"{run.unfinished} of {run.total} problems have no meta-thought: their teacher requests failed for good "
+            f"(causes under teacher_http in {report_path}); the files written hold only the others. Fix: check that "
+            "the teacher answers (--base-url, the server's log), then rerun the same command: it resumes from "
+            f"{store_path} and sends only those requests."
+        )
     return report
 
 
@@ -256,11 +285,19 @@ def main(argv: list[str] | None = None) -> int:
         _dispatch(args)
     except (DataError, ValueError, FileNotFoundError, StoreLockedError, TeacherError, SourceUnavailableError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
+    except UnfinishedRequestsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_UNFINISHED
     return 0
 
 
 def _dispatch(args: argparse.Namespace) -> None:
+    if getattr(args, "out_dir", None):
+        _directory_path(args.out_dir, "--out-dir")
+    for flag, path in (("--store", getattr(args, "store", None)), ("--output", getattr(args, "output", None))):
+        if path:
+            _directory_path(os.path.dirname(os.path.abspath(path)), f"{flag}'s folder")
     if args.command == "sources":
         cmd_sources()
     elif args.command == "build":

@@ -52,8 +52,8 @@ _ROWS = (
     _option(
         "--skip-malformed",
         action="store_true",
-        help="Skip malformed rows and count them in the report, instead of stopping at the first one with an "
-        "error naming the file, row and field.",
+        help="Skip malformed rows (and undecodable lines of the input and the store) and count them in the report, "
+        "instead of stopping at the first one with an error naming the file, row and field.",
     ),
 )
 
@@ -104,13 +104,13 @@ _TEACHER = (
         help="Environment variable holding the API key (unset: 'EMPTY', fine for vllm serve).",
     ),
     _client_option("--concurrency", "concurrency", int, "requests in flight over all servers."),
-    _client_option("--timeout", "timeout_s", float, "seconds per request."),
+    _client_option("--timeout", "timeout_s", float, "seconds one request may take in all, a trickling body included."),
     _client_option(
         "--max-retries",
         "max_retries",
         int,
         "retries per request on 429/5xx/connection errors/timeouts, with exponential backoff and jitter "
-        "(Retry-After honoured).",
+        f"(Retry-After honoured up to the backoff cap of {_CLIENT['backoff_max_s']:g} s).",
     ),
     _option(
         "--batch-size",
@@ -131,7 +131,8 @@ _TEACHER = (
 _COMT_OPTIONS = (
     _option(
         "--prompt-file",
-        help="Custom CoMT user prompt (text with {question}, {reference}, {max_steps}); its version is the hash of its content. Default: the built-in 'comt-v1' (data_prep/prompts.py).",
+        help="Custom CoMT user prompt (text with {question}, {reference}, {max_steps}; a literal brace is written "
+        "{{ or }}); its version is the hash of its content. Default: the built-in 'comt-v1' (data_prep/prompts.py).",
     ),
     _option(
         "--max-attempts",
@@ -200,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m data_prep",
         description="Build CoMT-SFT / CoT-SFT / RL / eval parquet files for verl-ccrl (arXiv 2601.21909).",
+        epilog="Exit status: 0 done; 2 an error (named on stderr); 3 finished, but some teacher requests failed "
+        "for good (the count and the fix on stderr; rerun the same command to resume).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import threading
 import time
@@ -55,7 +56,8 @@ class FakeOpenAIServer:
     ``latency_s``: sleep before every response (errors included). ``rate_429``/``rate_500``: probability of each
     error per request (seeded by ``seed``). ``script``: statuses for the first requests, in order (e.g.
     ``[429, 500]``), before the random rates apply. ``retry_after``: value of 429's ``Retry-After`` header
-    (seconds, or None for none). ``counts``: requests per status code (strings) plus ``"requests"``;
+    (seconds or any text, or None for none). ``trickle_s``: send each 200 body in 20 pieces spread over this many
+    seconds (a server that answers slowly but never goes silent for long). ``counts``: requests per status code (strings) plus ``"requests"``;
     ``max_in_flight``: the most requests handled at once; ``last_authorization``: the last ``Authorization`` header.
     """
 
@@ -69,7 +71,8 @@ class FakeOpenAIServer:
         rate_429: float = 0.0,
         rate_500: float = 0.0,
         script: list[int] | None = None,
-        retry_after: float | None = 0.05,
+        retry_after: float | str | None = 0.05,
+        trickle_s: float = 0.0,
         responder: Responder | None = None,
         seed: int = 0,
     ):
@@ -78,6 +81,7 @@ class FakeOpenAIServer:
         self.rate_429, self.rate_500 = rate_429, rate_500
         self.script = list(script or [])
         self.retry_after = retry_after
+        self.trickle_s = trickle_s
         self.responder = responder or default_responder
         self.random = random.Random(seed)
         self.counts: Counter = Counter()
@@ -138,26 +142,40 @@ class FakeOpenAIServer:
             with self._lock:
                 self.counts["200"] += 1
             words = len(text.split())
-            return web.json_response(
-                {
-                    "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": body.get("model", self.model),
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": text},
-                            "finish_reason": "stop",
-                            "logprobs": None,
-                        }
-                    ],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": words, "total_tokens": words + 1},
-                }
-            )
+            response = {
+                "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", self.model),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": words, "total_tokens": words + 1},
+            }
+            if not self.trickle_s:
+                return web.json_response(response)
+            return await self._trickle(request, json.dumps(response).encode())
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    async def _trickle(self, request, data: bytes):
+        from aiohttp import web
+
+        stream = web.StreamResponse(headers={"Content-Type": "application/json", "Content-Length": str(len(data))})
+        await stream.prepare(request)
+        pieces = 20
+        step = -(-len(data) // pieces)
+        for start in range(0, len(data), step):
+            await stream.write(data[start : start + step])
+            await asyncio.sleep(self.trickle_s / pieces)
+        await stream.write_eof()
+        return stream
 
     async def _models(self, request):
         from aiohttp import web

@@ -79,6 +79,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+# What reading a row's numbers may raise on hostile text (Python's int-string limit, deep nesting, overflow): the
+# row is malformed for this pipeline, like a missing field.
+_UNREADABLE = (ValueError, ArithmeticError, RecursionError, TypeError)
+
 
 @dataclass
 class LoadStats:
@@ -236,6 +240,9 @@ def load_source(
                 record = normalise_row(name, row, split, str(position), where=where)
             except DataError as error:
                 raise DataError(where, label, error.field_name, error.reason, error.fix) from None
+            except _UNREADABLE as error:  # the number reader gave up on this row's text: name the row, not a trace
+                reason = f"could not be read: {type(error).__name__}: {str(error)[:200]}"
+                raise DataError(where, label, "<row>", reason, "fix or drop the row.") from None
             if record.id in seen_ids:
                 raise DataError(where, label, "id", f"duplicate id {record.id!r}.", "ids must be unique per split.")
         except DataError as error:
@@ -254,6 +261,12 @@ def load_source(
 
 
 def _reason_class(reason: str) -> str:
+    if reason.startswith("could not be read"):
+        return "unreadable"
+    if "is not UTF-8" in reason:
+        return "not UTF-8"
+    if reason.startswith("must be text"):
+        return "not text"
     if "not a single number" in reason:
         return "not a number"
     if "missing or empty" in reason:

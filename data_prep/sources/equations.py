@@ -34,9 +34,12 @@ _UNIT_SUFFIX = re.compile(r"^\s*(?P<value>[^()]+?)\s*(?:\([^()]*\))?\s*$")
 def asdiv(row: dict[str, Any], split: str, row_id: str, *, source: str = "asdiv", where: str = "") -> Record:
     body = text_field(row, ["body", "Body"], where, row_id, required=False)
     ask = text_field(row, ["question", "Question"], where, row_id)
-    raw_answer = text_field(row, ["answer", "Answer"], where, row_id)
-    match = _UNIT_SUFFIX.match(raw_answer)
-    answer = answer_field(match.group("value") if match else raw_answer, where, row_id, "answer")
+    raw_answer = row.get("answer", row.get("Answer"))
+    if isinstance(raw_answer, str | type(None)) or raw_answer != raw_answer:  # text ("13 (kites)"), or missing
+        raw_answer = text_field(row, ["answer", "Answer"], where, row_id)
+        match = _UNIT_SUFFIX.match(raw_answer)
+        raw_answer = match.group("value") if match else raw_answer
+    answer = answer_field(raw_answer, where, row_id, "answer")
     formula = text_field(row, ["formula", "Formula"], where, row_id, required=False)
     question = join_sentences(body, ask)
     reference, values = equation_solution(formula, answer, question)

@@ -44,7 +44,14 @@ def text_field(row: dict[str, Any], names: Iterable[str], where: str, row_id: st
         if isinstance(value, float) and value != value:  # NaN from pandas
             continue
         if not isinstance(value, str):
-            value = str(value)
+            # str(123) would pass as the question '123': a column of the wrong kind is a malformed row.
+            raise DataError(
+                where,
+                row_id,
+                name,
+                f"must be text, got {type(value).__name__} {_shown(value)}.",
+                "pass a file whose column holds text, or the matching --source.",
+            )
         if value.strip():
             return value.strip()
     if required:
@@ -57,6 +64,11 @@ def text_field(row: dict[str, Any], names: Iterable[str], where: str, row_id: st
             "pass a file with these columns, or the matching --source.",
         )
     return ""
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def answer_field(value: Any, where: str, row_id: str, field_name: str) -> str:

@@ -27,25 +27,34 @@ _RG_SEED_OFFSET = {"train": 0, "test": 1_000_003}
 
 def iter_file_rows(path: str) -> Iterator[tuple[str, dict[str, Any] | Any]]:
     """``(row label, row)`` of a local ``.jsonl``/``.json``/``.parquet``/``.csv`` file; labels are ``line N``
-    (1-based) for JSONL and 0-based positions (or object keys) otherwise. A JSONL line that is not JSON yields a DataError
-    object in place of the row."""
+    (1-based) for JSONL and 0-based positions (or object keys) otherwise. A JSONL line that is not JSON, or not UTF-8, yields a
+    DataError object in place of the row (the caller stops on it or skips it)."""
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"input_path={path!r} does not exist. Fix: pass an existing .jsonl/.json/.parquet file."
         )
     lower = path.lower()
     if lower.endswith((".jsonl", ".ndjson")):
-        with open(path, encoding="utf-8") as handle:
-            for line_number, line in enumerate(handle, start=1):
+        with open(path, "rb") as handle:
+            for line_number, raw in enumerate(handle, start=1):
+                label = f"line {line_number}"
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    fix = "re-encode the file as UTF-8, or pass --skip-malformed to skip the line."
+                    yield label, _not_utf8(path, line_number, error.start + 1, raw[error.start], fix)
+                    continue
                 if not line.strip():
                     continue
                 try:
-                    yield f"line {line_number}", json.loads(line)
+                    yield label, json.loads(line)
                 except json.JSONDecodeError as error:
-                    yield f"line {line_number}", DataError(path, f"line {line_number}", "<json>", f"not JSON: {error}.")
+                    yield label, DataError(path, label, "<json>", f"not JSON: {error}.")
     elif lower.endswith(".json"):
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        try:
+            data = json.loads(_whole_text(path))
+        except json.JSONDecodeError as error:
+            raise DataError(path, f"line {error.lineno}", "<json>", f"not JSON: {error.msg}.") from None
         if isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):
             for key, value in data.items():  # PromptPG's problems_*.json: {pid: problem}
                 yield str(key), {"id": key, **value}
@@ -59,12 +68,31 @@ def iter_file_rows(path: str) -> Iterator[tuple[str, dict[str, Any] | Any]]:
         for index, row in enumerate(pd.read_parquet(path).to_dict(orient="records")):
             yield str(index), row
     elif lower.endswith(".csv"):
+        import io
+
         import pandas as pd
 
-        for index, row in enumerate(pd.read_csv(path).to_dict(orient="records")):
+        for index, row in enumerate(pd.read_csv(io.StringIO(_whole_text(path))).to_dict(orient="records")):
             yield str(index), row
     else:
         raise ValueError(f"input_path={path!r}: unknown extension. Fix: use .jsonl, .json, .parquet or .csv.")
+
+
+def _not_utf8(path: str, line_number: int, column: int, byte: int, fix: str) -> DataError:
+    return DataError(path, f"line {line_number}", "<bytes>", f"byte {byte:#04x} at column {column} is not UTF-8.", fix)
+
+
+def _whole_text(path: str) -> str:
+    """A .json/.csv file's text; undecodable bytes name their line (one document: the line cannot be skipped)."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line_number = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        fix = "re-encode the file as UTF-8 (the file is one document: its lines cannot be skipped)."
+        raise _not_utf8(path, line_number, column, data[error.start], fix) from None
 
 
 def hub_rows(spec: Any, split: str, hub_id: str | None, hub_config: str | None) -> Iterator[tuple[str, Any]]:

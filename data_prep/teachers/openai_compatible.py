@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import random
 from collections import Counter
@@ -41,10 +42,13 @@ class OpenAITeacher:
     the fewest requests in flight, and a retry prefers another server. ``model``: the served model name; None asks
     the first server's ``/models``. The API key is read from the environment variable ``api_key_env`` (a local
     ``vllm serve`` accepts any key: ``EMPTY`` is used when the variable is unset). ``concurrency``: requests in
-    flight over all servers. ``timeout_s``: per request. ``max_retries``: per request, on 429, 5xx, connection
-    errors and timeouts (other 4xx fail at once: they are configuration errors); waits
+    flight over all servers. ``timeout_s``: the deadline of one try, from sending to the last byte of the body (the
+    client's own timeout is per read, which a server trickling its body never trips). ``max_retries``: per request,
+    on 429, 5xx, connection errors and timeouts (other 4xx fail at once: they are configuration errors); waits
     ``min(backoff_max_s, backoff_base_s * 2**k)`` times a random factor in [0.5, 1], or the server's
-    ``Retry-After`` when given. ``stats`` counts requests, retries by cause and failures.
+    ``Retry-After`` capped at ``backoff_max_s`` (a server asking for an hour must not park a request for an hour).
+    One request therefore takes at most ``(max_retries + 1) * timeout_s + max_retries * backoff_max_s``.
+    ``stats`` counts requests, retries by cause and failures.
     """
 
     RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -144,15 +148,19 @@ class OpenAITeacher:
 
     def _delay(self, retry: int, error: Exception) -> float:
         response = getattr(error, "response", None)
-        header = None
-        if response is not None:
-            header = response.headers.get("retry-after")
-        if header:
-            try:
-                return min(float(header), 120.0)
-            except ValueError:
-                pass
+        header = response.headers.get("retry-after") if response is not None else None
+        try:
+            asked = float(header) if header else math.nan
+        except ValueError:  # an HTTP date, or junk: back off as if none were given
+            asked = math.nan
+        if math.isfinite(asked) and asked >= 0:
+            return min(asked, self.backoff_max_s)
         return min(self.backoff_max_s, self.backoff_base_s * 2**retry) * random.uniform(0.5, 1.0)
+
+    async def _post(self, client: Any, kwargs: dict[str, Any]) -> Any:
+        # The raw response skips the client's model construction (a few ms per request at high concurrency).
+        raw = await client.chat.completions.with_raw_response.create(**kwargs)
+        return json.loads(raw.http_response.content)
 
     async def _one(self, messages: Messages, sampling: SamplingParams) -> Generation:
         import openai
@@ -171,6 +179,7 @@ class OpenAITeacher:
         if self.extra_body:
             kwargs["extra_body"] = self.extra_body
         server: _Server | None = None
+        last: Exception | None = None
         for retry in range(self.max_retries + 1):
             server = self._pick(avoid=server if retry else None)
             client = server.client
@@ -178,9 +187,9 @@ class OpenAITeacher:
             server.sent += 1
             self.stats["requests"] += 1
             try:
-                # The raw response skips the client's model construction (a few ms per request at high concurrency).
-                raw = await client.chat.completions.with_raw_response.create(**kwargs)
-                data = json.loads(raw.http_response.content)
+                data = await asyncio.wait_for(self._post(client, kwargs), self.timeout_s)
+            except asyncio.TimeoutError:
+                cause, last = "timeout", TimeoutError(f"no complete response within {self.timeout_s} s (--timeout)")
             except openai.APIStatusError as error:
                 cause = f"http_{error.status_code}"
                 if error.status_code not in self.RETRY_STATUSES:
@@ -190,7 +199,7 @@ class OpenAITeacher:
                         "(model name, API key, prompt length).",
                         retryable=False,
                     ) from error
-                last: Exception = error
+                last = error
             except (openai.APITimeoutError, openai.APIConnectionError) as error:
                 cause = "timeout" if isinstance(error, openai.APITimeoutError) else "connection"
                 last = error
