@@ -192,6 +192,8 @@ ccrl_run_sft() {
   ccrl_sft_overrides
   if [ "$DRY_RUN" = 1 ]; then DRY_RUN_JOBS+=(sft --quiet "${SFT_ARGS[@]}" ---); return; fi
   [ -f "$SFT_FILE" ] || ccrl_fail "SFT data $SFT_FILE not found: build it with python -m data_prep build --out-dir $DATA_DIR"
+  # A path that does not exist would reach verl as a hub id and fail there, after torchrun, with a misleading message.
+  [ -d "$MODEL_PATH" ] || ccrl_fail "MODEL_PATH=$MODEL_PATH is not a directory (default: \$HOME/models/\$MODEL_NAME): set MODEL_PATH to the local Hugging Face directory of the model to fine-tune, e.g. huggingface-cli download <hub id> --local-dir $MODEL_PATH"
   local launcher=(torchrun --nnodes="$NNODES" --nproc_per_node="$N_GPUS_PER_NODE")
   if [ "$NNODES" = 1 ]; then launcher+=(--standalone); else
     launcher+=(--node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" --master_port="$MASTER_PORT"); fi
