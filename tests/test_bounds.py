@@ -5,6 +5,7 @@ instead of stalling the suite.
 """
 
 import math
+import subprocess
 import sys
 import time
 from fractions import Fraction
@@ -200,3 +201,22 @@ def test_explain_on_a_huge_exponent_prints_a_table(capsys):
 def test_token_rewards_of_an_empty_token_list_are_none_not_a_wrong_sum():
     score = score_response("p", "2 * 3 = 6. #### 6", "6", token_spans=[], entropies=[])
     assert score.token_rewards is None and score.total == 1.0
+
+
+def test_a_worker_stuck_in_c_code_is_killed_and_the_spare_answers_the_next_check(verify_worker):
+    from verl_ccrl import verify_worker as worker_module
+
+    stuck = worker_module._Worker.__new__(worker_module._Worker)
+    stuck.process = subprocess.Popen(  # answers "ready", then never reads a request: a call stuck past any alarm
+        [sys.executable, "-c", "import time; print('{\"ready\": true}', flush=True); time.sleep(60)"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )  # fmt: skip
+    stuck.buffer, stuck.ready, stuck.next_id = b"", False, 0
+    with worker_module._lock:
+        worker_module._worker, worker_module._spare = stuck, worker_module._worker
+    started = time.perf_counter()
+    assert worker_module.verify("x", "y") == (False, "math-verify gave no verdict within 0.5 s")
+    assert time.perf_counter() - started < SECOND and stuck.process.wait(timeout=5) is not None
+    started = time.perf_counter()
+    assert is_answer_correct("\\sqrt{6561}", "81") is True
+    assert time.perf_counter() - started < SECOND
