@@ -220,3 +220,26 @@ def test_a_worker_stuck_in_c_code_is_killed_and_the_spare_answers_the_next_check
     started = time.perf_counter()
     assert is_answer_correct("\\sqrt{6561}", "81") is True
     assert time.perf_counter() - started < SECOND
+
+
+def test_a_chain_of_scale_words_builds_no_number_over_the_word_bound():
+    from verl_ccrl.bounds import MAX_WORD_NUMBER
+    from verl_ccrl.word_numbers import word_number_values
+
+    values = _quick(word_number_values, "hundred " * 20000)
+    assert values and max(values) <= MAX_WORD_NUMBER
+
+
+@pytest.mark.parametrize(
+    "problem, response, reference, reason",
+    [
+        ("p", "1 + 1 = 2. " * 400, None, "response: more than MAX_MENTIONS=1000 numbers"),
+        ("p", "x" * 100_001, None, "response: 100008 characters, over MAX_ANALYSED_CHARS=100000"),
+        ("1 " * 1001, "2 * 3 = 6", None, "problem: more than MAX_MENTIONS=1000 numbers"),
+        ("p", "2 * 3 = 6", "y" * 100_001, "reference: 100001 characters, over MAX_ANALYSED_CHARS=100000"),
+    ],
+)
+def test_a_text_over_a_size_bound_gets_the_outcome_only_and_says_which(problem, response, reference, reason):
+    score = score_response(problem, response + " #### 6", "6", reference=reference)
+    assert (score.bounded, score.bounded_reason, score.confidence_term, score.mentions) == (True, reason, 0.0, ())
+    assert score.total == 1.0
