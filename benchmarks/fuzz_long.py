@@ -31,6 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from forked import process_cpu_s  # noqa: E402
+
 from verl_ccrl import verify_worker  # noqa: E402
 from verl_ccrl.analysis import analyze_response, read_within_bounds  # noqa: E402
 from verl_ccrl.answer import check_answer, extract_final_answer  # noqa: E402
@@ -99,15 +101,6 @@ def _peak_kb(pid: int) -> int:
     return 0
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 def _send(descriptor: int, payload) -> None:
     data = pickle.dumps(payload)
     os.write(descriptor, struct.pack("<Q", len(data)))
@@ -168,7 +161,7 @@ class Executor:
             name, inputs = message
             worker = verify_worker._worker
             worker_pid = worker.process.pid if worker is not None else 0
-            worker_cpu = _cpu_s(worker_pid) if worker_pid else 0.0
+            worker_cpu = process_cpu_s(worker_pid) if worker_pid else 0.0
             started, started_cpu = time.perf_counter(), time.process_time()
             try:
                 outcome = ENTRY_POINTS[name](inputs)
@@ -178,7 +171,7 @@ class Executor:
             seconds = time.perf_counter() - started
             # CPU of the call: this process plus the math-verify worker it waited on (on a loaded machine the
             # wall time measures the other tenants as much as the call).
-            cpu = time.process_time() - started_cpu + (_cpu_s(worker_pid) - worker_cpu if worker_pid else 0.0)
+            cpu = time.process_time() - started_cpu + (process_cpu_s(worker_pid) - worker_cpu if worker_pid else 0.0)
             outcome["cpu_s"] = max(0.0, cpu)
             worker = verify_worker._worker
             worker_kb = _peak_kb(worker.process.pid) if worker is not None else 0
