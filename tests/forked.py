@@ -31,13 +31,15 @@ def process_cpu_s(pid: int) -> float:
 class ForkedResult:
     """What one forked call did: ``status`` is "ok", "raised" (``error`` holds the traceback), "timeout" or
     "died" (the child exited without answering, e.g. killed for memory). ``seconds`` is the call's own time
-    as measured in the child (the bound's wall time on a timeout); ``max_rss_kb`` the child's peak memory."""
+    as measured in the child (the bound's wall time on a timeout), ``cpu_seconds`` its CPU time (what a loaded
+    machine does not inflate); ``max_rss_kb`` the child's peak memory."""
 
     status: str
     value: Any = None
     error: str = ""
     seconds: float = 0.0
     max_rss_kb: int = 0
+    cpu_seconds: float = 0.0
 
 
 def call_in_fork(function: Callable, *args: Any, timeout_s: float = 10.0, **kwargs: Any) -> ForkedResult:
@@ -54,16 +56,16 @@ def call_in_fork(function: Callable, *args: Any, timeout_s: float = 10.0, **kwar
     if pid == 0:  # the child: answer through the pipe, never return into the caller's stack
         os.close(read_end)
         try:
-            begin = time.perf_counter()
+            begin, begin_cpu = time.perf_counter(), time.process_time()
             try:
                 payload = ("ok", function(*args, **kwargs), "", time.perf_counter() - begin)
             except BaseException:  # noqa: BLE001 - every failure is the result being measured
                 payload = ("raised", None, traceback.format_exc(), time.perf_counter() - begin)
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            rss = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.process_time() - begin_cpu)
             try:
                 data = pickle.dumps((*payload, rss))
             except Exception:  # noqa: BLE001 - an unpicklable value still counts as a return
-                data = pickle.dumps((payload[0], repr(payload[1]), payload[2], payload[3], rss))
+                data = pickle.dumps((payload[0], repr(payload[1]), payload[2], payload[3], rss))  # rss: (kb, cpu)
             with os.fdopen(write_end, "wb") as pipe:
                 pipe.write(data)
         finally:
@@ -86,5 +88,5 @@ def call_in_fork(function: Callable, *args: Any, timeout_s: float = 10.0, **kwar
     os.waitpid(pid, 0)
     if not chunks:
         return ForkedResult("died", seconds=time.perf_counter() - started)
-    status, value, error, seconds, rss = pickle.loads(b"".join(chunks))
-    return ForkedResult(status, value, error, seconds, rss)
+    status, value, error, seconds, (rss, cpu_seconds) = pickle.loads(b"".join(chunks))
+    return ForkedResult(status, value, error, seconds, rss, cpu_seconds)

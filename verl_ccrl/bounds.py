@@ -69,5 +69,6 @@ VERIFY_KILL_GRACE_S = 0.3
 """Time past :data:`ANSWER_CHECK_TIMEOUT_S` after which the caller kills a worker that has not answered: the hard
 bound of one check is their sum, 0.8 s."""
 
-VERIFY_WORKER_START_TIMEOUT_S = 30.0
-"""How long a caller waits for the math-verify worker process to start (importing sympy takes about a second)."""
+VERIFY_WORKER_START_TIMEOUT_S = 60.0
+"""How long a caller waits for the math-verify worker process to start (importing sympy and warming it up takes
+about 5 s of CPU). Past it the call is undecided and the worker keeps starting for the next call."""

@@ -135,10 +135,12 @@ def _ready_worker(deadline: float) -> _Worker | None:
         return None
     if not _worker.ready:
         message = _worker.read_line(deadline)
+        if message is None and _worker.process.poll() is None:
+            return _worker  # still starting (a loaded machine): the caller answers "undecided" and waits no longer
         if not message or not message.get("ready"):
             _worker.kill()
             _worker = None
-            _unavailable = "the worker did not start within VERIFY_WORKER_START_TIMEOUT_S"
+            _unavailable = "the worker exited before it was ready"
             return None
         _worker.ready = True
     if _spare is None and _unavailable is None:
@@ -158,6 +160,8 @@ def verify(answer: str, truth: str, timeout_s: float = ANSWER_CHECK_TIMEOUT_S) -
         worker = _ready_worker(time.monotonic() + VERIFY_WORKER_START_TIMEOUT_S)
         if worker is None:
             return _verify_in_thread(answer, truth)
+        if not worker.ready:
+            return False, f"math-verify worker not ready within {VERIFY_WORKER_START_TIMEOUT_S:g} s"
         worker.next_id += 1
         request = {"id": worker.next_id, "gold": truth, "pred": answer, "soft_s": timeout_s}
         try:
