@@ -37,6 +37,7 @@ from functools import lru_cache
 
 from verl_ccrl.arithmetic import find_arithmetic_checks
 from verl_ccrl.config import CCRLConfig
+from verl_ccrl.number_format import format_number
 from verl_ccrl.number_mentions import NumberMention, find_number_mentions, problem_values, value_matches
 
 __all__ = ["AnalyzedMention", "analyze_response", "reference_values"]
@@ -142,8 +143,8 @@ def _verdict(mention, check, restated, references, config) -> tuple[str, str]:
     for source in config.verification_sources:
         if source == "arithmetic" and check is not None:
             if check.correct:
-                return CORRECT, f"{check.expression} = {_show(check.expected)}"
-            return WRONG, f"{check.expression} = {_show(check.expected)}, not {mention.text}"
+                return CORRECT, f"{check.expression} = {format_number(check.expected, 'short')}"
+            return WRONG, f"{check.expression} = {format_number(check.expected, 'short')}, not {mention.text}"
         if source == "reference":
             if restated is not None:
                 return _restatement(restated, config)
@@ -165,13 +166,6 @@ def _restatement(restated: AnalyzedMention, config: CCRLConfig) -> tuple[str, st
 
 def _with(mention: NumberMention, kind: str, verdict: str | None, reason: str) -> AnalyzedMention:
     return AnalyzedMention(mention.start, mention.end, mention.text, mention.value, kind, verdict, reason)
-
-
-def _show(value: Fraction) -> str:
-    if value.denominator == 1:
-        return str(value.numerator)
-    as_float = float(value)
-    return f"{value.numerator}/{value.denominator}" if abs(as_float) < 1e-4 else f"{as_float:.6g}"
 
 
 _DEFAULT_CONFIG = CCRLConfig()
