@@ -70,6 +70,7 @@ TEST_FREQ=${TEST_FREQ:-10}
 CCRL_ALPHA=${CCRL_ALPHA:-0.25}
 CCRL_BETA=${CCRL_BETA:-0.5}
 CCRL_TAU=${CCRL_TAU:-0.0}
+CCRL_SHAPING=${CCRL_SHAPING:-linear}
 CCRL_TOP_K=${CCRL_TOP_K:-20}
 
 # ---- evaluation (greedy, as in the paper)
@@ -172,6 +173,7 @@ ccrl_rl_overrides() {  # $1: the model the RL stage starts from
     "ccrl.alpha=$CCRL_ALPHA"
     "ccrl.beta=$CCRL_BETA"
     "ccrl.tau=$CCRL_TAU"
+    "ccrl.shaping=$CCRL_SHAPING"
     "ccrl.top_k=$CCRL_TOP_K"
   )
   if [ "$METHOD" = cot_sft_ppo ]; then RL_ARGS+=("ccrl.alpha=0" "ccrl.beta=0"); fi
