@@ -25,7 +25,8 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 def explain(args: argparse.Namespace) -> int:
     mentions = analyze_response(args.problem, args.response, args.reference)
     rows = [
-        [f"{m.start}:{m.end}", m.text, format_number(m.value, "both"), m.kind, m.verdict or "-", m.reason] for m in mentions
+        [f"{m.start}:{m.end}", m.text, format_number(m.value, "both"), m.kind, m.verdict or "-", m.reason]
+        for m in mentions
     ]
     print(_table(rows, ["span", "text", "value", "kind", "verdict", "reason"]) if rows else "No number mentions.")
     if args.ground_truth is not None:

@@ -40,7 +40,7 @@ from verl_ccrl.confidence import number_confidence
 from verl_ccrl.config import CCRLConfig
 from verl_ccrl.shaping import number_term
 
-__all__ = ["CCRLScore", "ScoredMention", "number_term", "place_token_rewards", "rescore_numbers", "score_response"]
+__all__ = ["CCRLScore", "ScoredMention", "place_token_rewards", "rescore_number", "rescore_numbers", "score_response"]
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ def rescore_numbers(
     """
     members = []
     for indices, correct in numbers:
-        confidence, term = number_term(indices, correct, entropies, config)
+        confidence, term = rescore_number(indices, correct, entropies, config)
         if confidence is not None:
             members.append((indices[-1], term, confidence, correct))
     if not members:
@@ -171,13 +171,13 @@ def rescore_numbers(
     return sum(share for _, share, _, _ in placed), placed
 
 
-def number_term(
+def rescore_number(
     token_indices: Sequence[int], correct: bool, entropies: Sequence[float], config: CCRLConfig | None = None
 ) -> tuple[float | None, float]:
     """(confidence, s_i) of one judged number from per-token ``entropies``; (None, 0.0) when it cannot be in C
     (no tokens, tokens outside ``entropies``, entropies that give no confidence).
 
-    >>> number_term([3, 4], True, [0.0] * 10), number_term([12], False, [0.0] * 10)
+    >>> rescore_number([3, 4], True, [0.0] * 10), rescore_number([12], False, [0.0] * 10)
     ((1.0, 0.25), (None, 0.0))
     """
     config = config or _DEFAULT_CONFIG

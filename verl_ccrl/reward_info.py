@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from verl_ccrl.reward import number_term
+from verl_ccrl.reward import rescore_number
 
 if TYPE_CHECKING:
     from verl_ccrl.config import CCRLConfig
@@ -141,7 +141,7 @@ class RewardInfo:
         """
         numbers = []
         for number in self.numbers:
-            confidence, term = number_term(number.token_indices, number.correct, entropies, config)
+            confidence, term = rescore_number(number.token_indices, number.correct, entropies, config)
             numbers.append(replace(number, confidence=confidence, term=term))
         members = [number for number in numbers if number.in_reward]
         confidence_term = sum(number.term for number in members) / len(members) if members else 0.0

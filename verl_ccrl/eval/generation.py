@@ -66,14 +66,18 @@ def generate_with_entropies(
 ) -> tuple[list[list[int]], torch.Tensor, torch.Tensor]:
     """``model.generate`` plus, per generated token, its entropy and log-probability (nats, float32, on CPU).
 
-    ``temperature`` is the sampling temperature (0: greedy); ``generate_kwargs`` go to ``generate`` (sampling
-    switches, ``max_new_tokens`` or a ``generation_config``). Returns the new token ids of each row (a finished row is
-    padded to the longest; cut at the stop token yourself) and two ``[batch, new tokens]`` tensors.
+    ``temperature`` is the sampling temperature (0: greedy), passed on to ``generate`` when sampling; the other
+    ``generate_kwargs`` go to ``generate`` as they are (``do_sample``, ``top_k``, ``max_new_tokens`` or a
+    ``generation_config``). Returns the new token ids of each row (a finished row is padded to the longest; cut at
+    the stop token yourself) and two ``[batch, new tokens]`` tensors.
     """
     import torch
 
     from verl_ccrl.entropy import entropy_from_logits
 
+    if temperature > 0:
+        # One temperature for the sampler and for the reported distribution, so they cannot disagree.
+        generate_kwargs["temperature"] = temperature
     with torch.inference_mode():
         output = model.generate(
             input_ids=input_ids,
