@@ -1,5 +1,5 @@
 """Evaluation for the paper's results table: accuracy per benchmark, response length, and the calibration of the
-numbers a response computes (overconfident-error rate, ECE, reliability diagram). See ``verl_ccrl/eval/README.md``.
+numbers a response computes (overconfident-error rate, ECE, reliability diagram). See the README, "Evaluation".
 
 ``python -m verl_ccrl.eval --model DIR --method CoMT+CCRL --data eval_gsm8k.parquet --out-dir results`` generates
 (transformers or vLLM, greedy), scores with :func:`verl_ccrl.score_response`, and writes per-run JSONs plus the
