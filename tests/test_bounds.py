@@ -21,7 +21,8 @@ from verl_ccrl.analysis import analyze_response  # noqa: E402
 from verl_ccrl.answer import extract_final_answer, is_answer_correct  # noqa: E402
 from verl_ccrl.arithmetic import evaluate_expression, find_arithmetic_checks  # noqa: E402
 from verl_ccrl.bounds import ANSWER_CHECK_TIMEOUT_S, VERIFY_KILL_GRACE_S  # noqa: E402
-from verl_ccrl.cli import _format_value, main  # noqa: E402
+from verl_ccrl.cli import main  # noqa: E402
+from verl_ccrl.number_format import format_number  # noqa: E402
 from verl_ccrl.number_mentions import find_number_mentions, parse_single_number  # noqa: E402
 from verl_ccrl.reward import score_response  # noqa: E402
 from verl_ccrl.verify_worker import start_verify_worker  # noqa: E402
@@ -188,8 +189,8 @@ def test_a_function_of_a_number_is_not_a_single_number(text):
 
 # D17: explain on a value that Python cannot print as digits.
 def test_format_value_shows_a_huge_value_approximately():
-    assert _format_value(Fraction(3 * 10**10005)) == "3e+10005"
-    assert _format_value(Fraction(10**400, 3)).endswith("(3.33333e+399)")
+    assert format_number(Fraction(3 * 10**10005), "both") == "3e+10005"
+    assert format_number(Fraction(10**400, 3), "both").endswith("(3.33333e+399)")
 
 
 def test_explain_on_a_huge_exponent_prints_a_table(capsys):

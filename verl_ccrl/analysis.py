@@ -39,9 +39,9 @@ from functools import lru_cache
 from verl_ccrl.arithmetic import find_arithmetic_checks
 from verl_ccrl.bounds import MAX_ANALYSED_CHARS, MAX_MENTIONS
 from verl_ccrl.config import CCRLConfig
+from verl_ccrl.number_format import format_number
 from verl_ccrl.number_mentions import (
     NumberMention,
-    approximate,
     find_number_mentions,
     precision_readings,
     problem_values,
@@ -200,8 +200,8 @@ def _verdict(mention, check, restated, references, ordered_references, config) -
     for source in config.verification_sources:
         if source == "arithmetic" and check is not None:
             if check.correct:
-                return CORRECT, f"{check.expression} = {_show(check.expected)}"
-            return WRONG, f"{check.expression} = {_show(check.expected)}, not {mention.text}"
+                return CORRECT, f"{check.expression} = {format_number(check.expected, 'short')}"
+            return WRONG, f"{check.expression} = {format_number(check.expected, 'short')}, not {mention.text}"
         if source == "reference":
             if restated is not None:
                 return _restatement(restated, config)
@@ -223,17 +223,6 @@ def _restatement(restated: AnalyzedMention, config: CCRLConfig) -> tuple[str, st
 
 def _with(mention: NumberMention, kind: str, verdict: str | None, reason: str) -> AnalyzedMention:
     return AnalyzedMention(mention.start, mention.end, mention.text, mention.value, kind, verdict, reason)
-
-
-def _show(value: Fraction) -> str:
-    if value.denominator == 1 and value.numerator.bit_length() <= _EXACT_BITS:
-        return str(value.numerator)
-    if value.denominator != 1 and abs(value) < Fraction(1, 10**4) and value.denominator.bit_length() <= _EXACT_BITS:
-        return f"{value.numerator}/{value.denominator}"
-    return approximate(value)
-
-
-_EXACT_BITS = 1400  # about 420 digits; str() of an int over 4,300 digits raises
 
 
 _DEFAULT_CONFIG = CCRLConfig()

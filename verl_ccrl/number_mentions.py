@@ -27,7 +27,6 @@ tokens can be scored. Problem-side words *do* count as given values (see :func:`
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -39,7 +38,6 @@ __all__ = [
     "NumberMention",
     "NumberReading",
     "OversizedNumber",
-    "approximate",
     "find_number_mentions",
     "read_numbers",
     "parse_single_number",
@@ -132,26 +130,6 @@ def precision_readings(mention: NumberMention) -> list[tuple[Fraction, Fraction]
         # The written digits are the x100 reading, so the fraction reading is 100 times more precise.
         return [(mention.value, written_half_unit / 100), (mention.value * 100, written_half_unit)]
     return [(mention.value, written_half_unit)]
-
-
-def approximate(value: Fraction, significant: int = 6) -> str:
-    """``value`` to ``significant`` digits, as ``%g`` prints a float, at any size: ``float()`` of an exact value
-    over 1.8e308 raises, and ``str()`` of an int over 4,300 digits raises.
-
-    >>> approximate(Fraction(10**400, 3)), approximate(Fraction(-7, 2)), approximate(Fraction(3 * 10**10005))
-    ('3.33333e+399', '-3.5', '3e+10005')
-    """
-    try:
-        return f"{float(value):.{significant}g}"
-    except OverflowError:
-        pass
-    # log10 of an int is exact enough at any size; the mantissa keeps ~12 good digits even at exponent 10**6.
-    magnitude = math.log10(abs(value.numerator)) - math.log10(value.denominator)
-    exponent = math.floor(magnitude)
-    mantissa = f"{10 ** (magnitude - exponent):.{significant}g}"
-    if mantissa.startswith("10"):  # 9.9999996 rounds up to the next power of ten
-        mantissa, exponent = "1", exponent + 1
-    return f"{'-' if value < 0 else ''}{mantissa}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
 
 
 def _decimals_of(number_text: str) -> int:

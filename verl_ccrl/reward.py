@@ -53,7 +53,7 @@ from verl_ccrl.confidence import number_confidence
 from verl_ccrl.config import CCRLConfig
 from verl_ccrl.shaping import number_term
 
-__all__ = ["ScoredMention", "CCRLScore", "rescore_numbers", "score_response"]
+__all__ = ["CCRLScore", "ScoredMention", "place_token_rewards", "rescore_number", "rescore_numbers", "score_response"]
 
 
 @dataclass(frozen=True)
@@ -161,11 +161,9 @@ def score_response(
     total = outcome + confidence_term
 
     token_rewards = None
-    if token_spans:
-        token_rewards = [0.0] * len(token_spans)
-        for member in members:
-            token_rewards[member.token_indices[-1]] += member.term / len(members)
-        token_rewards[-1] += outcome
+    if token_spans:  # no tokens (an empty span list): no token-level form, as with no spans at all
+        shares = [(member.token_indices[-1], member.term / len(members)) for member in members]
+        token_rewards = place_token_rewards(len(token_spans), total, shares)
     return CCRLScore(
         total, outcome, confidence_term, answer, answer_correct, tuple(scored), token_rewards, entropy_status,
         bool(bounds_crossed), "; ".join(bounds_crossed),
@@ -186,19 +184,52 @@ def rescore_numbers(
     >>> term, placed
     (-0.125, [(4, 0.125, 1.0, True), (9, -0.25, 1.0, False)])
     """
-    config = config or _DEFAULT_CONFIG
     members = []
     for indices, correct in numbers:
-        if not indices or max(indices) >= len(entropies):
-            continue
-        confidence = _confidence([entropies[i] for i in indices], config)
-        if confidence is None:
-            continue
-        members.append((indices[-1], _term(CORRECT if correct else WRONG, confidence, config), confidence, correct))
+        confidence, term = rescore_number(indices, correct, entropies, config)
+        if confidence is not None:
+            members.append((indices[-1], term, confidence, correct))
     if not members:
         return 0.0, []
     placed = [(token, term / len(members), confidence, correct) for token, term, confidence, correct in members]
     return sum(share for _, share, _, _ in placed), placed
+
+
+def rescore_number(
+    token_indices: Sequence[int], correct: bool, entropies: Sequence[float], config: CCRLConfig | None = None
+) -> tuple[float | None, float]:
+    """(confidence, s_i) of one judged number from per-token ``entropies``; (None, 0.0) when it cannot be in C
+    (no tokens, tokens outside ``entropies``, entropies that give no confidence).
+
+    >>> rescore_number([3, 4], True, [0.0] * 10), rescore_number([12], False, [0.0] * 10)
+    ((1.0, 0.25), (None, 0.0))
+    """
+    config = config or _DEFAULT_CONFIG
+    if not token_indices or max(token_indices) >= len(entropies):
+        return None, 0.0
+    confidence = _confidence([entropies[i] for i in token_indices], config)
+    if confidence is None:
+        return None, 0.0
+    return confidence, _term(CORRECT if correct else WRONG, confidence, config)
+
+
+def place_token_rewards(length: int, total: float, token_terms: Iterable[tuple[int, float]]) -> list[float]:
+    """The token-level form of a reward: each ``(token, share)`` on its token, the rest of ``total`` (the outcome)
+    on the last token, so the rewards sum to ``total``. Shares at tokens outside the response stay in the rest.
+
+    >>> place_token_rewards(4, 1.25, [(1, 0.25)]), place_token_rewards(3, 1.0, [(7, 0.5)]), place_token_rewards(0, 1.0, [])
+    ([0.0, 0.25, 0.0, 1.0], [0.0, 0.0, 1.0], [])
+    """
+    rewards = [0.0] * length
+    if length == 0:
+        return rewards
+    placed = 0.0
+    for index, share in token_terms:
+        if 0 <= int(index) < length:
+            rewards[int(index)] += share
+            placed += share
+    rewards[-1] += total - placed
+    return rewards
 
 
 def _confidence(token_entropies: list[float], config: CCRLConfig) -> float | None:
