@@ -43,7 +43,7 @@ from typing import Any
 from data_prep.prompts import ComtTemplate, comt_template
 from data_prep.records import Record
 from data_prep.store import ResultStore, request_key
-from data_prep.teachers import Generation, SamplingParams, TeacherError
+from data_prep.teachers import SamplingParams, TeacherError, TeacherReply
 from verl_ccrl import analyze_response
 
 __all__ = [
@@ -247,7 +247,7 @@ async def _run(records, teacher, store, config, template, progress, began) -> Co
             try:
                 messages = [template.render(record.question, record.reference) for record, _ in batch]
                 try:
-                    generations: list[Generation] = await teacher.generate(messages, config.sampling)
+                    generations: list[TeacherReply] = await teacher.generate(messages, config.sampling)
                 except TeacherError as error:
                     run.failed_calls += len(batch)
                     run.unfinished += len(batch)

@@ -20,14 +20,14 @@ import logging
 import time
 from typing import Any
 
-from data_prep.teachers.base import Generation, Messages, SamplingParams, Teacher, TeacherError
+from data_prep.teachers.base import Messages, SamplingParams, Teacher, TeacherError, TeacherReply
 from data_prep.teachers.openai_compatible import OpenAITeacher
 from data_prep.teachers.template import TemplateTeacher, template_meta_thought
 from data_prep.teachers.transformers_local import TransformersTeacher
 from data_prep.teachers.vllm_offline import VLLMTeacher
 
 __all__ = [
-    "Generation",
+    "TeacherReply",
     "Messages",
     "OpenAITeacher",
     "SamplingParams",

@@ -4,7 +4,7 @@ Every teacher has ``name`` (its identity in the result-store key), ``concurrency
 in flight at once) and ``batch_size`` (how many conversations one call takes), and::
 
     await teacher.start()                                   # load the model / resolve the served model name
-    generations = await teacher.generate(messages_batch, sampling)   # one Generation per conversation
+    generations = await teacher.generate(messages_batch, sampling)   # one TeacherReply per conversation
     await teacher.close()
 
 A network teacher takes one conversation per call and many calls at once (``concurrency`` = in-flight requests);
@@ -27,7 +27,7 @@ import asyncio
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Generation", "InProcessTeacher", "Messages", "SamplingParams", "Teacher", "TeacherError"]
+__all__ = ["TeacherReply", "InProcessTeacher", "Messages", "SamplingParams", "Teacher", "TeacherError"]
 
 Messages = list[dict[str, str]]
 
@@ -62,7 +62,7 @@ class SamplingParams:
 
 
 @dataclass
-class Generation:
+class TeacherReply:
     """One teacher output: text, why it stopped (``"stop"``, ``"length"``...) and its token count when known."""
 
     text: str
@@ -80,7 +80,7 @@ class Teacher(Protocol):
 
     async def generate(
         self, messages_batch: list[Messages], sampling: SamplingParams | None = None
-    ) -> list[Generation]: ...
+    ) -> list[TeacherReply]: ...
 
     async def close(self) -> None: ...
 
@@ -96,12 +96,12 @@ class InProcessTeacher:
     def _loaded(self) -> bool:
         raise NotImplementedError
 
-    def _generate_sync(self, messages_batch: list[Messages], sampling: SamplingParams) -> list[Generation]:
+    def _generate_sync(self, messages_batch: list[Messages], sampling: SamplingParams) -> list[TeacherReply]:
         raise NotImplementedError
 
     async def generate(
         self, messages_batch: list[Messages], sampling: SamplingParams | None = None
-    ) -> list[Generation]:
+    ) -> list[TeacherReply]:
         sampling = sampling or SamplingParams()
         if not self._loaded():
             name = type(self).__name__

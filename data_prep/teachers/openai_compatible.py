@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from data_prep.teachers.base import Generation, Messages, SamplingParams, TeacherError
+from data_prep.teachers.base import Messages, SamplingParams, TeacherError, TeacherReply
 
 __all__ = ["OpenAITeacher"]
 
@@ -162,7 +162,7 @@ class OpenAITeacher:
         raw = await client.chat.completions.with_raw_response.create(**kwargs)
         return json.loads(raw.http_response.content)
 
-    async def _one(self, messages: Messages, sampling: SamplingParams) -> Generation:
+    async def _one(self, messages: Messages, sampling: SamplingParams) -> TeacherReply:
         import openai
 
         if not self._servers:
@@ -214,7 +214,7 @@ class OpenAITeacher:
                     cause, last = "bad_response", error
                 else:
                     usage = data.get("usage") or {}
-                    return Generation(text, choice.get("finish_reason"), usage.get("completion_tokens"))
+                    return TeacherReply(text, choice.get("finish_reason"), usage.get("completion_tokens"))
             finally:
                 server.in_flight -= 1
             self.stats["retry_" + cause] += 1
@@ -225,7 +225,7 @@ class OpenAITeacher:
 
     async def generate(
         self, messages_batch: list[Messages], sampling: SamplingParams | None = None
-    ) -> list[Generation]:
+    ) -> list[TeacherReply]:
         sampling = sampling or SamplingParams()
         return list(await asyncio.gather(*(self._one(messages, sampling) for messages in messages_batch)))
 

@@ -21,7 +21,7 @@ import re
 from typing import Any
 
 from data_prep.prompts import ANSWER_MARKER, PROBLEM_MARKER, REFERENCE_MARKER
-from data_prep.teachers.base import Generation, Messages, SamplingParams
+from data_prep.teachers.base import Messages, SamplingParams, TeacherReply
 from verl_ccrl import analyze_response
 
 __all__ = ["TemplateTeacher", "prompt_sections", "template_meta_thought"]
@@ -104,14 +104,14 @@ class TemplateTeacher:
 
     async def generate(
         self, messages_batch: list[Messages], sampling: SamplingParams | None = None
-    ) -> list[Generation]:
+    ) -> list[TeacherReply]:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         self.calls += len(messages_batch)
         outputs = []
         for messages in messages_batch:
             question, reference = prompt_sections(messages)
-            outputs.append(Generation(template_meta_thought(question, reference or ""), "stop"))
+            outputs.append(TeacherReply(template_meta_thought(question, reference or ""), "stop"))
         return outputs
 
     async def close(self) -> None:

@@ -7,7 +7,7 @@ import logging
 import os
 from typing import Any
 
-from data_prep.teachers.base import Generation, InProcessTeacher, Messages, SamplingParams
+from data_prep.teachers.base import InProcessTeacher, Messages, SamplingParams, TeacherReply
 
 __all__ = ["TransformersTeacher"]
 
@@ -57,7 +57,7 @@ class TransformersTeacher(InProcessTeacher):
     async def start(self) -> None:
         await asyncio.to_thread(self._load)
 
-    def _generate_sync(self, messages_batch: list[Messages], sampling: SamplingParams) -> list[Generation]:
+    def _generate_sync(self, messages_batch: list[Messages], sampling: SamplingParams) -> list[TeacherReply]:
         torch = self._torch
         tokenizer = self._tokenizer
         prompts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in messages_batch]
@@ -100,7 +100,7 @@ class TransformersTeacher(InProcessTeacher):
             if stopped:
                 row = row[: row.index(eos)]
             text = tokenizer.decode(row, skip_special_tokens=True)
-            generations.append(Generation(text, "stop" if stopped else "length", len(row)))
+            generations.append(TeacherReply(text, "stop" if stopped else "length", len(row)))
         return generations
 
     async def close(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from data_prep.teachers.base import Generation, InProcessTeacher, Messages, SamplingParams, TeacherError
+from data_prep.teachers.base import InProcessTeacher, Messages, SamplingParams, TeacherError, TeacherReply
 
 __all__ = ["VLLMTeacher"]
 
@@ -44,13 +44,13 @@ class VLLMTeacher(InProcessTeacher):
         self._vllm = vllm
         self._llm = await asyncio.to_thread(vllm.LLM, model=self.model, **self.engine_kwargs)
 
-    def _generate_sync(self, messages_batch: list[Messages], sampling: SamplingParams) -> list[Generation]:
+    def _generate_sync(self, messages_batch: list[Messages], sampling: SamplingParams) -> list[TeacherReply]:
         params = self._vllm.SamplingParams(
             temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_tokens, seed=sampling.seed
         )
         outputs = self._llm.chat(messages_batch, params, use_tqdm=False)
         return [
-            Generation(output.outputs[0].text, output.outputs[0].finish_reason, len(output.outputs[0].token_ids))
+            TeacherReply(output.outputs[0].text, output.outputs[0].finish_reason, len(output.outputs[0].token_ids))
             for output in outputs
         ]
 
