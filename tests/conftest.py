@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 
 import pytest
 
@@ -111,3 +112,17 @@ def qwen_tokenizer():
 @pytest.fixture(params=["single_digit_tokenizer", "three_digit_tokenizer", "sentencepiece_tokenizer", "qwen_tokenizer"])
 def any_tokenizer(request):
     return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(scope="session")
+def ready_verify_worker():
+    """The math-verify worker started and ready: on a loaded machine its warm-up can take minutes, and a check made
+    before it is ready is "undecided" by design, so timed tests wait for it here."""
+    from verl_ccrl import verify_worker as worker_module
+
+    deadline = time.monotonic() + 600.0
+    while time.monotonic() < deadline:
+        worker_module.start_verify_worker()
+        if worker_module._worker is not None and worker_module._worker.ready:
+            return
+    pytest.fail("the math-verify worker was not ready within 600 s")

@@ -25,15 +25,13 @@ from verl_ccrl.cli import main  # noqa: E402
 from verl_ccrl.number_format import format_number  # noqa: E402
 from verl_ccrl.number_mentions import find_number_mentions, parse_single_number  # noqa: E402
 from verl_ccrl.reward import score_response  # noqa: E402
-from verl_ccrl.verify_worker import start_verify_worker  # noqa: E402
 
 SECOND = 1.0
 
 
 @pytest.fixture(scope="module")
-def verify_worker():
+def verify_worker(ready_verify_worker):
     """The math-verify worker, started once (about 1.5 s) so that the timed calls measure the calls."""
-    _wait_for_worker()
     yield
 
 
@@ -244,15 +242,3 @@ def test_a_text_over_a_size_bound_gets_the_outcome_only_and_says_which(problem, 
     score = score_response(problem, response + " #### 6", "6", reference=reference)
     assert (score.bounded, score.bounded_reason, score.confidence_term, score.mentions) == (True, reason, 0.0, ())
     assert score.total == 1.0
-
-
-def _wait_for_worker(limit_s: float = 600.0) -> None:
-    """Start the math-verify worker and wait until it is ready: on a loaded machine its warm-up can take minutes,
-    and a check made before it is ready is "undecided" by design."""
-    from verl_ccrl import verify_worker as worker_module
-
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        start_verify_worker()
-        if worker_module._worker is not None and worker_module._worker.ready:
-            return

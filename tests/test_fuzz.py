@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from forked import process_cpu_s  # noqa: E402
 from fuzz_strategies import ground_truths, problems, references, responses, score_inputs  # noqa: E402
 
+from verl_ccrl import verify_worker  # noqa: E402
 from verl_ccrl.analysis import CORRECT, UNVERIFIABLE, WRONG, analyze_response, read_within_bounds  # noqa: E402
 from verl_ccrl.answer import check_answer, extract_final_answer  # noqa: E402
 from verl_ccrl.arithmetic import find_arithmetic_checks  # noqa: E402
@@ -36,8 +37,6 @@ from verl_ccrl.cli import explain  # noqa: E402
 from verl_ccrl.config import CCRLConfig  # noqa: E402
 from verl_ccrl.number_mentions import read_numbers  # noqa: E402
 from verl_ccrl.reward import score_response  # noqa: E402
-from verl_ccrl import verify_worker  # noqa: E402
-from verl_ccrl.verify_worker import start_verify_worker  # noqa: E402
 
 CALL_BOUND_S = 1.0
 HANG_ALARM_S = 10
@@ -62,8 +61,7 @@ def _on_alarm(signum, frame):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _warm_worker():
-    _wait_for_worker()  # its one-time start (about 5 s of CPU) is not a call's cost
+def _warm_worker(ready_verify_worker):  # its one-time start (about 5 s of CPU) is not a call's cost
     previous = signal.signal(signal.SIGALRM, _on_alarm)
     yield
     signal.signal(signal.SIGALRM, previous)
@@ -154,15 +152,3 @@ def test_explain_prints_and_exits_zero(problem, response, reference, truth):
     with contextlib.redirect_stdout(io.StringIO()) as out:
         assert _timed(explain, args) == 0
     assert out.getvalue()
-
-
-def _wait_for_worker(limit_s: float = 600.0) -> None:
-    """Start the math-verify worker and wait until it is ready: on a loaded machine its warm-up can take minutes,
-    and a check made before it is ready is "undecided" by design."""
-    from verl_ccrl import verify_worker as worker_module
-
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        start_verify_worker()
-        if worker_module._worker is not None and worker_module._worker.ready:
-            return
