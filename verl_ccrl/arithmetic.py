@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from verl_ccrl.number_mentions import NumberMention, value_matches
+from verl_ccrl.number_mentions import NumberMention, normalize_spaces, value_matches
 
 __all__ = ["ArithmeticCheck", "evaluate_expression", "find_arithmetic_checks"]
 
@@ -56,7 +56,7 @@ _TOKEN = re.compile(
     | (?P<skip>[ \t]+|\\[,;:!\ ]|\\q?quad|~|\\left|\\right|\\boxed|\\displaystyle|\\\$|\$|€|£|&)
     | (?P<approx>≈|\\approx(?![A-Za-z]))
     | (?P<eq>==?)
-    | (?P<op>\*\*|[\^+\-−*×·⋅/÷]|\\(?:times|cdot|div)(?![A-Za-z]))
+    | (?P<op>\*\*|[\^+\-−–*×·⋅/÷]|\\(?:times|cdot|div)(?![A-Za-z]))
     | (?P<times>[xX](?=[ \t]*[\d(]))
     | (?P<lp>[(\[{])
     | (?P<rp>[)\]}])
@@ -67,6 +67,7 @@ _TOKEN = re.compile(
 _OPERATOR_NAMES = {
     "**": "^",
     "−": "-",
+    "–": "-",  # en dash between numbers (``120 – 80``): a minus; between digits (``1–2``) a range, see _RANGE
     "×": "*",
     "·": "*",
     "⋅": "*",
@@ -75,29 +76,57 @@ _OPERATOR_NAMES = {
     "÷": "/",
     "\\div": "/",
 }
-_PERCENT_SUFFIX = re.compile(r"\s?\\?%|\s(?:percent|per cent)\b")
-_UNIT = re.compile(r"[ \t]?(?:\\(?:text|mathrm)\{[^}\n]{0,40}\}|[A-Za-z]{1,24}\b)")
+_PERCENT_SUFFIX = re.compile(r"(?:\.\.\.|…)?\s?\\?%|\s(?:percent|per cent)\b")
+# A unit is up to three words after a number ("58 open spots", "25 time-outs", "2 dogs' legs", "\text{kg}");
+# a single letter glued to a number is an unknown ("4c", "2V"), not a unit.
+_UNIT_WORD = re.compile(r"\\(?:text|mathrm)\{[^}\n]{0,40}\}|[A-Za-z]{2,24}(?:[-'’][A-Za-z]+)*(?:['’]s?)?(?![\w'’-])")
+_MAX_UNIT_WORDS = 3
+_GLUED_UNKNOWN = re.compile(r"[A-Za-z](?![\w'’])")
+# Words that start a new clause: never part of a unit, so "x = 9 because - 18/-2 = 9" is two statements.
 _NOT_UNITS = frozenset(
-    "and or so then to of for is are was were be been being will would which that but with in on at by per each "
-    "from the a an this these those it he she they we you i his her their its if as than more less".split()
+    "and or so then to of for is are was were be been being will would which that but with in on at by per "
+    "from the a an this these those it he she they we you i his her their its if as than more less because since "
+    "therefore thus hence now also plus minus times divided over equals equal gives give makes make means get gets "
+    "got leaves leaving while when where who after before into out up down which what how all total".split()
 )
+# A possessive or article between an operator and its number: "25 classmates + his 1 teacher".
+_OPERAND_DETERMINER = re.compile(r"[ \t]*(?:his|her|their|the|my|our|its|your|an?)[ \t]+(?=[$\\\d])")
+# A lone letter next to an operator or "=" is an unknown ("V + 2V = 3V"), and makes its side unreadable.
+_NEXT_IS_OPERATOR = re.compile(r"[ \t]*(?:[=+\-−–*×·⋅/÷^]|\\(?:times|cdot|div)(?![A-Za-z]))")
+# "Weeks 1-2", "ages 3–5": a range, not a subtraction. Digits joined by an en dash are always a range.
+_RANGE = re.compile(
+    r"(?i)\b(?:weeks?|days?|months?|years?|hours?|nights?|pages?|chapters?|ages?|grades?|levels?|rounds?|games?|"
+    r"rows?|lines?|items?|questions?|problems?|floors?|episodes?|seasons?|laps?|tests?|steps?|numbers?)"
+    r"[ \t]+\d+[ \t]*[-–][ \t]*\d+|\d–\d"
+)
+# "0900" (a clock time) or "007": a number written with a leading zero is a label, not a quantity.
+_LEADING_ZERO = re.compile(r"-?0\d")
+_REMAINDER = re.compile(r"(?i)[^\n]{0,40}?\b(?:remainders?|remaining|left|leftover|spare|extra)\b|[ \t]*R[ \t]?\d")
+_CENTS = re.compile(r"[ \t]?(?:cents?\b|¢)")
+_ELLIPSIS = re.compile(r"\.\.\.|…")
 _TIMES_WORD = re.compile(r"[ \t]?[xX](?=[ \t]*[\d(])")
 _OF_WORD = re.compile(r"[ \t]of\b")
 
 
 def _tokenize(text: str, mentions: list[NumberMention]) -> list[list[tuple[str, object, int, int]]]:
-    """Split ``text`` into runs of arithmetic tokens; each token is (kind, payload, start, end)."""
+    """Split ``text`` into runs of arithmetic tokens; each token is (kind, payload, start, end).
+
+    Kinds beyond numbers and operators: ``var`` (an unknown) and ``bad`` (a number that is no quantity: a range
+    end, a clock time); both make the side they are on unreadable, so it gets no verdict."""
+    text = normalize_spaces(text)
     mention_at = {mention.start: index for index, mention in enumerate(mentions)}
+    in_range = [match.span() for match in _RANGE.finditer(text)] if "-" in text or "–" in text else []
     runs: list[list[tuple[str, object, int, int]]] = [[]]
     position, length = 0, len(text)
     while position < length:
         index = mention_at.get(position)
         if index is not None:
             mention = mentions[index]
-            runs[-1].append(("num", index, mention.start, mention.end))
-            position, of_operator = _skip_number_suffix(text, mention, position=mention.end)
-            if of_operator is not None:
-                runs[-1].append(of_operator)
+            unreadable = _LEADING_ZERO.match(mention.text) or any(lo <= position < hi for lo, hi in in_range)
+            runs[-1].append(("bad" if unreadable else "num", index, mention.start, mention.end))
+            position, suffix = _skip_number_suffix(text, mention, position=mention.end)
+            if suffix is not None:
+                runs[-1].append(suffix)
             continue
         match = _TOKEN.match(text, position)
         kind, end = match.lastgroup, match.end()
@@ -105,21 +134,35 @@ def _tokenize(text: str, mentions: list[NumberMention]) -> list[list[tuple[str, 
             pass
         elif kind == "op":
             runs[-1].append(("op", _OPERATOR_NAMES.get(match.group(), match.group()), position, end))
+            determiner = _OPERAND_DETERMINER.match(text, end)
+            if determiner:
+                end = determiner.end()
         elif kind == "eq" or kind == "approx":
             runs[-1].append(("eq", kind == "approx", position, end))
         elif kind == "lp" or kind == "rp":
             runs[-1].append((kind, None, position, end))
         elif kind == "times" and position > 0 and (text[position - 1].isdigit() or text[position - 1] in " \t)"):
             runs[-1].append(("op", "*", position, end))
+        elif kind == "other" and _is_unknown(text, match, runs[-1]):
+            runs[-1].append(("var", match.group(), position, end))
         elif runs[-1]:  # a delimiter, a word or punctuation ends the statement
             runs.append([])
         position = end
     return [run for run in runs if run]
 
 
+def _is_unknown(text: str, match: re.Match, run: list) -> bool:
+    """A lone letter beside an operator or ``=`` (``V + 2V``, ``x = 9``) stands for an unknown."""
+    word = match.group()
+    if len(word) != 1 or not ("a" <= word.lower() <= "z"):
+        return False
+    return bool(run and run[-1][0] in ("op", "eq")) or bool(_NEXT_IS_OPERATOR.match(text, match.end()))
+
+
 def _skip_number_suffix(text: str, mention: NumberMention, position: int) -> tuple[int, tuple | None]:
-    """Skip what follows a number but belongs to it (``%``, one unit word); read ``of`` after a percentage or
-    fraction as ``*`` (``20% of 50``). Returns the new position and the ``of`` operator token, if any."""
+    """Skip what follows a number but belongs to it (``%``, a unit of up to three words); read ``of`` after a
+    percentage or fraction as ``*`` (``20% of 50``) and a letter glued to the number as an unknown (``4c``).
+    Returns the new position and the extra token (``of`` operator or unknown), if any."""
     if mention.is_percent:
         percent = _PERCENT_SUFFIX.match(text, position)
         if percent:
@@ -130,9 +173,17 @@ def _skip_number_suffix(text: str, mention: NumberMention, position: int) -> tup
         of_word = _OF_WORD.match(text, position)
         if of_word:
             return of_word.end(), ("op", "*", of_word.start() + 1, of_word.end())
-    unit = _UNIT.match(text, position)
-    if unit and unit.group().strip().lower() not in _NOT_UNITS:
-        return unit.end(), None
+    glued = _GLUED_UNKNOWN.match(text, position)
+    if glued:
+        return glued.end(), ("var", glued.group(), position, glued.end())
+    for words in range(_MAX_UNIT_WORDS):
+        gap = 1 if position < len(text) and text[position] in " \t" else 0
+        if words and not gap:
+            break
+        unit = _UNIT_WORD.match(text, position + gap)
+        if unit is None or unit.group().lower() in _NOT_UNITS:
+            break
+        position = unit.end()
     return position, None
 
 
@@ -233,6 +284,15 @@ def evaluate_expression(text: str) -> Fraction | None:
     return _Parser(runs[0], mentions).parse()
 
 
+def _is_quotient_with_remainder(text: str, result: NumberMention, value: Fraction) -> bool:
+    return (
+        value.denominator != 1
+        and result.decimals == 0
+        and result.value == value.numerator // value.denominator
+        and _REMAINDER.match(text, result.end) is not None
+    )
+
+
 def _segments(run: list[tuple[str, object, int, int]]) -> tuple[list[list], list[bool]]:
     segments: list[list] = [[]]
     approximate: list[bool] = []
@@ -251,33 +311,66 @@ def _strip_brackets(tokens: list) -> list:
     return tokens
 
 
+def _left_side_cut(text: str, run: list) -> bool:
+    """Whether a run starts at an operator whose left operand is prose the reader stopped at: ``58 open spots
+    and more + 2 = 60`` reads ``+ 2``; its first side is not the statement's and gets no verdict."""
+    first = run[0]
+    if first[0] != "op":
+        return False
+    if first[1] != "-":
+        return True
+    line_before = text[text.rfind("\n", 0, first[2]) + 1 : first[2]].rstrip()
+    # A minus after a word is a cut subtraction; at a line start it is a sign or a bullet.
+    return bool(line_before) and (line_before[-1].isalnum() or line_before[-1] in "'’%")
+
+
+def _claim_matches(text: str, mention: NumberMention, left: list, value: Fraction, mentions, approximate) -> bool:
+    """The claimed result read as written, or in the scale the text names: ``* 100% = 42.857`` (a percentage
+    written without its sign) and ``$2.50 - $2.24 = 26 cents``."""
+    truncated = _ELLIPSIS.match(text, mention.end) is not None  # "66.666...": the writer cut the digits
+    if value_matches(mention, value, approximate=approximate, truncated=truncated):
+        return True
+    if any(token[0] == "num" and mentions[token[1]].is_percent and mentions[token[1]].value == 1 for token in left):
+        if value_matches(mention, value * 100, approximate=approximate, truncated=truncated):
+            return True
+    if _CENTS.match(text, mention.end) and "$" in text[left[0][2] : left[-1][3] + 1]:
+        return value_matches(mention, value * 100, approximate=approximate)
+    return False
+
+
 def find_arithmetic_checks(text: str, mentions: list[NumberMention]) -> list[ArithmeticCheck]:
     """Every claimed result of an arithmetic statement in ``text`` (``mentions`` from ``find_number_mentions``)."""
     checks: list[ArithmeticCheck] = []
+    text = normalize_spaces(text)
     for run in _tokenize(text, mentions):
         segments, approximate = _segments(run)
         if len(segments) < 2:
             continue
         values = [_Parser(segment, mentions).parse() if segment else None for segment in segments]
+        if _left_side_cut(text, run):
+            values[0] = None
         for position in range(len(segments) - 1):
             left, right = segments[position], _strip_brackets(segments[position + 1])
             left_value = values[position]
             # "1 hour = 60 minutes" and "x = 5" claim no computation; "10/3 = 3.33" does (a fraction divides).
             is_computation = any(
-                token[0] == "op" or mentions[token[1]].is_fraction
-                for token in left
-                if token[0] != "lp" and token[0] != "rp"
+                token[0] == "op" or (token[0] == "num" and mentions[token[1]].is_fraction) for token in left
             )
             if left_value is None or not is_computation or not right:
                 continue
-            if right[0][0] != "num":
+            if right[0][0] != "num" or any(token[0] in ("var", "bad") for token in right):
                 continue
             right_is_expression = len(right) > 1
+            if right_is_expression and right[1][0] not in ("op", "lp"):
+                continue  # "= 12 500": two numbers in a row are no expression and no single result
             if right_is_expression and values[position + 1] == left_value:
                 continue  # a rewriting of the same value claims no new result
             result_index = right[0][1]
+            result = mentions[result_index]
             is_approximate = approximate[position]
-            correct = value_matches(mentions[result_index], left_value, approximate=is_approximate)
+            correct = _claim_matches(text, result, left, left_value, mentions, is_approximate)
+            if not correct and _is_quotient_with_remainder(text, result, left_value):
+                continue  # "100 / 3 = 33 each, with 1 left": integer division, written as such
             expression = text[left[0][2] : left[-1][3]]
             checks.append(ArithmeticCheck(result_index, expression, left_value, correct, is_approximate))
     return checks

@@ -32,24 +32,32 @@ from fractions import Fraction
 __all__ = [
     "NumberMention",
     "find_number_mentions",
+    "normalize_spaces",
     "parse_single_number",
     "problem_values",
     "word_number_values",
     "value_matches",
 ]
 
-_UNSIGNED = r"(?:\d{1,3}(?:,\d{3})+(?![\d,]\d)|\d+)(?:\.\d+)?|\.\d+"
+# Thousands: "1,250", LaTeX's "1{,}250", and "18 000" (a space, only when some group starts with 0: "2 500" may
+# be two numbers, "18 000" cannot be).
+_UNSIGNED = (
+    r"(?:\d{1,3}(?:(?:,|\{,\})\d{3})+(?![\d,]\d)|\d{1,3}(?=(?:\ \d{3})*\ 0\d\d(?![\d/]))(?:\ \d{3})+(?![\d/])|\d+)"
+    r"(?:\.\d+)?|\.\d+"
+)
+# No-break and thin spaces are spaces (one character each, so spans are unchanged).
+_SPACES = str.maketrans({"\u00a0": " ", "\u2007": " ", "\u2009": " ", "\u202f": " "})
 
 _NUMBER_PATTERN = re.compile(
     # The lookahead lets the engine skip, in one test, every position that cannot start a number (3x faster).
     r"""(?=[\d.\\])(?:
       (?P<date>\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b)
     | (?P<latex_whole>\d+)?\\[dt]?frac\s*\{\s*(?P<latex_num>\d+(?:\.\d+)?)\s*\}\s*\{\s*(?P<latex_den>\d+(?:\.\d+)?)\s*\}
-    | (?P<mixed_whole>\d+)\ (?P<mixed_num>\d+)/(?P<mixed_den>\d+)(?![\d/])
+    | (?P<mixed_whole>\d+)(?:\ |\ and\ )(?P<mixed_num>\d+)/(?P<mixed_den>\d+)(?![\d/])
     | (?P<slash_num>\d+)/(?P<slash_den>\d+)(?![\d/]|\.\d)
     | (?P<plain>(?:"""
     + _UNSIGNED
-    + r""")(?:[eE][+-]?\d+(?![A-Za-z]))?)(?P<percent>\s?\\?%|\s(?:percent|per\ cent)\b)?
+    + r""")(?:[eE][+-]?\d+(?![A-Za-z]))?)(?P<percent>(?:\.\.\.|…)?\s?\\?%|\s(?:percent|per\ cent)\b)?
     )""",
     re.VERBOSE,
 )
@@ -86,14 +94,19 @@ class NumberMention:
         return (self.value,)
 
 
-def value_matches(mention: NumberMention, exact: Fraction, *, approximate: bool = False) -> bool:
+def value_matches(
+    mention: NumberMention, exact: Fraction, *, approximate: bool = False, truncated: bool = False
+) -> bool:
     """Whether a written number states ``exact``, allowing for the precision it was written with.
 
-    A number written with ``d`` decimals matches when it is ``exact`` rounded to ``d`` decimals
-    (``3.33`` matches 10/3; ``3.34`` does not). Integers must be exact unless ``approximate`` (a ``≈``),
-    where they may be ``exact`` rounded to the nearest integer.
+    A number written with ``d`` decimals matches when it is ``exact`` rounded to ``d`` decimals (``3.33``
+    matches 10/3; ``3.34`` and ``6.66`` for 20/3 do not), or truncated to them when ``truncated`` (the writer
+    marked it so: ``66.666...``). Integers must be exact unless ``approximate`` (a ``≈``), where they may be
+    ``exact`` rounded to the nearest integer.
 
     >>> value_matches(find_number_mentions("3.33")[0], Fraction(10, 3))
+    True
+    >>> value_matches(find_number_mentions("66.666")[0], Fraction(200, 3), truncated=True)
     True
     >>> value_matches(find_number_mentions("3")[0], Fraction(10, 3))
     False
@@ -108,6 +121,9 @@ def value_matches(mention: NumberMention, exact: Fraction, *, approximate: bool 
             return True
         if (mention.decimals > 0 or approximate) and abs(candidate - exact) <= half_unit:
             return True
+        same_sign = (candidate < 0) == (exact < 0)
+        if truncated and same_sign and abs(candidate) <= abs(exact) < abs(candidate) + 2 * half_unit:
+            return True
     return False
 
 
@@ -120,7 +136,7 @@ def _decimals_of(number_text: str) -> int:
 
 
 def _to_fraction(number_text: str) -> Fraction:
-    digits = number_text.replace(",", "")
+    digits = number_text.replace("{,}", "").replace(",", "").replace(" ", "")
     # Fraction(str) parses with a regex; integers and plain decimals (nearly every mention) are built directly.
     if digits.isdigit():
         return Fraction(int(digits))
@@ -128,6 +144,15 @@ def _to_fraction(number_text: str) -> Fraction:
     if dot and decimals.isdigit() and (whole.isdigit() or not whole):
         return Fraction(int(whole or "0") * 10 ** len(decimals) + int(decimals), 10 ** len(decimals))
     return Fraction(digits)
+
+
+def normalize_spaces(text: str) -> str:
+    """``text`` with no-break and thin spaces as plain spaces; the same length, so spans carry over.
+
+    >>> normalize_spaces("12\u00a0+ 3")
+    '12 + 3'
+    """
+    return text.translate(_SPACES)
 
 
 def _excluded_spans(text: str) -> list[tuple[int, int]]:
@@ -159,6 +184,7 @@ def find_number_mentions(text: str) -> list[NumberMention]:
     """
     if not isinstance(text, str):
         raise TypeError(f"find_number_mentions expects str, got {type(text).__name__}")
+    text = normalize_spaces(text)
     excluded = _excluded_spans(text)
     mentions: list[NumberMention] = []
     for match in _NUMBER_PATTERN.finditer(text):
