@@ -67,7 +67,7 @@ _TOKEN = re.compile(
 _OPERATOR_NAMES = {
     "**": "^",
     "−": "-",
-    "–": "-",  # en dash between numbers (``120 – 80``): a minus; between digits (``1–2``) a range, see _RANGE
+    "–": "-",  # en dash between numbers (``120 – 80``): a minus; between digits (``1–2``) a range, see _UNREADABLE
     "×": "*",
     "·": "*",
     "⋅": "*",
@@ -93,17 +93,36 @@ _NOT_UNITS = frozenset(
 _OPERAND_DETERMINER = re.compile(r"[ \t]*(?:his|her|their|the|my|our|its|your|an?)[ \t]+(?=[$\\\d])")
 # A lone letter next to an operator or "=" is an unknown ("V + 2V = 3V"), and makes its side unreadable.
 _NEXT_IS_OPERATOR = re.compile(r"[ \t]*(?:[=+\-−–*×·⋅/÷^]|\\(?:times|cdot|div)(?![A-Za-z]))")
-# "Weeks 1-2", "ages 3–5": a range, not a subtraction. Digits joined by an en dash are always a range.
-_RANGE = re.compile(
-    r"(?i)\b(?:weeks?|days?|months?|years?|hours?|nights?|pages?|chapters?|ages?|grades?|levels?|rounds?|games?|"
-    r"rows?|lines?|items?|questions?|problems?|floors?|episodes?|seasons?|laps?|tests?|steps?|numbers?)"
-    r"[ \t]+\d+[ \t]*[-–][ \t]*\d+|\d–\d"
+# Numbers that are no quantity: ranges ("Weeks 1-2", "ages 3–5"; digits joined by an en dash always), indices
+# ("day 1 * 2" counts days from 1), clock times ("11 a.m. - 2 hours", "9:30").
+_ORDERED_THINGS = (
+    r"weeks?|days?|months?|years?|hours?|nights?|pages?|chapters?|ages?|grades?|levels?|rounds?|games?|rows?|lines?|"
+    r"items?|questions?|problems?|floors?|episodes?|seasons?|laps?|tests?|steps?|numbers?|rooms?|holes?"
+)
+_UNREADABLE = re.compile(
+    rf"(?i)\b(?:{_ORDERED_THINGS})[ \t]+#?\d+(?:[ \t]*[-–][ \t]*\d+)?(?![\d.,/])|\d–\d"
+    r"|\b\d{1,2}(?::\d\d)?[ \t]*[ap]\.?m\b\.?|\b\d{1,2}:\d\d\b"
 )
 # "0900" (a clock time) or "007": a number written with a leading zero is a label, not a quantity.
 _LEADING_ZERO = re.compile(r"-?0\d")
 _REMAINDER = re.compile(r"(?i)[^\n]{0,40}?\b(?:remainders?|remaining|left|leftover|spare|extra)\b|[ \t]*R[ \t]?\d")
 _CENTS = re.compile(r"[ \t]?(?:cents?\b|¢)")
+# Units of one dimension: a statement that mixes two of them ("4 pounds - 6 ounces = 58 ounces") converts, and
+# the reader does not know the factors, so it gives no verdict.
+_DIMENSION_OF_UNIT = {
+    unit: dimension
+    for dimension, units in {
+        "time": "second minute hour day week month year",
+        "length": "inch feet foot yard mile centimeter meter kilometer millimeter cm mm km",
+        "weight": "ounce pound gram kilogram ton oz lb kg",
+        "volume": "cup pint quart gallon milliliter liter teaspoon tablespoon ml",
+        "money": "cent dollar",
+    }.items()
+    for unit in units.split()
+}
+_FIRST_UNIT = re.compile(r"[ \t]?([A-Za-z]{2,24})\b")
 _ELLIPSIS = re.compile(r"\.\.\.|…")
+_AND_FRACTION = re.compile(r"[ \t]+and[ \t]+\((\d+)/([1-9]\d*)\)")
 _TIMES_WORD = re.compile(r"[ \t]?[xX](?=[ \t]*[\d(])")
 _OF_WORD = re.compile(r"[ \t]of\b")
 
@@ -115,14 +134,14 @@ def _tokenize(text: str, mentions: list[NumberMention]) -> list[list[tuple[str, 
     end, a clock time); both make the side they are on unreadable, so it gets no verdict."""
     text = normalize_spaces(text)
     mention_at = {mention.start: index for index, mention in enumerate(mentions)}
-    in_range = [match.span() for match in _RANGE.finditer(text)] if "-" in text or "–" in text else []
+    unreadable_spans = [match.span() for match in _UNREADABLE.finditer(text)]
     runs: list[list[tuple[str, object, int, int]]] = [[]]
     position, length = 0, len(text)
     while position < length:
         index = mention_at.get(position)
         if index is not None:
             mention = mentions[index]
-            unreadable = _LEADING_ZERO.match(mention.text) or any(lo <= position < hi for lo, hi in in_range)
+            unreadable = _LEADING_ZERO.match(mention.text) or any(lo <= position < hi for lo, hi in unreadable_spans)
             runs[-1].append(("bad" if unreadable else "num", index, mention.start, mention.end))
             position, suffix = _skip_number_suffix(text, mention, position=mention.end)
             if suffix is not None:
@@ -320,8 +339,23 @@ def _left_side_cut(text: str, run: list) -> bool:
     if first[1] != "-":
         return True
     line_before = text[text.rfind("\n", 0, first[2]) + 1 : first[2]].rstrip()
-    # A minus after a word is a cut subtraction; at a line start it is a sign or a bullet.
-    return bool(line_before) and (line_before[-1].isalnum() or line_before[-1] in "'’%")
+    # A minus at a line start, after a bracket or a colon is a sign (or a bullet); after anything else, a cut.
+    return bool(line_before) and line_before[-1] not in "([{:"
+
+
+def _mixes_units(text: str, numbers: list[NumberMention]) -> bool:
+    """Whether two numbers carry different units of one dimension (``4 pounds - 6 ounces``)."""
+    seen: dict[str, str] = {}
+    for mention in numbers:
+        unit = _FIRST_UNIT.match(text, mention.end)
+        if unit is None:
+            continue
+        word = unit[1].lower()
+        word = word[:-1] if word.endswith("s") and word[:-1] in _DIMENSION_OF_UNIT else word
+        dimension = _DIMENSION_OF_UNIT.get(word)
+        if dimension is not None and seen.setdefault(dimension, word) != word:
+            return True
+    return False
 
 
 def _claim_matches(text: str, mention: NumberMention, left: list, value: Fraction, mentions, approximate) -> bool:
@@ -333,8 +367,11 @@ def _claim_matches(text: str, mention: NumberMention, left: list, value: Fractio
     if any(token[0] == "num" and mentions[token[1]].is_percent and mentions[token[1]].value == 1 for token in left):
         if value_matches(mention, value * 100, approximate=approximate, truncated=truncated):
             return True
-    if _CENTS.match(text, mention.end) and "$" in text[left[0][2] : left[-1][3] + 1]:
+    if _CENTS.match(text, mention.end) and "$" in text[max(0, left[0][2] - 2) : left[-1][3] + 1]:
         return value_matches(mention, value * 100, approximate=approximate)
+    and_fraction = _AND_FRACTION.match(text, mention.end)
+    if and_fraction and mention.decimals == 0:  # "100 / 6 = 16 and (2/3)"
+        return mention.value + Fraction(int(and_fraction[1]), int(and_fraction[2])) == value
     return False
 
 
@@ -368,6 +405,8 @@ def find_arithmetic_checks(text: str, mentions: list[NumberMention]) -> list[Ari
             result_index = right[0][1]
             result = mentions[result_index]
             is_approximate = approximate[position]
+            if _mixes_units(text, [mentions[token[1]] for token in left if token[0] == "num"] + [result]):
+                continue
             correct = _claim_matches(text, result, left, left_value, mentions, is_approximate)
             if not correct and _is_quotient_with_remainder(text, result, left_value):
                 continue  # "100 / 3 = 33 each, with 1 left": integer division, written as such
