@@ -99,10 +99,12 @@ _ORDERED_THINGS = (
     r"weeks?|days?|months?|years?|hours?|nights?|pages?|chapters?|ages?|grades?|levels?|rounds?|games?|rows?|lines?|"
     r"items?|questions?|problems?|floors?|episodes?|seasons?|laps?|tests?|steps?|numbers?|rooms?|holes?"
 )
-_UNREADABLE = re.compile(
-    rf"(?i)\b(?:{_ORDERED_THINGS})[ \t]+#?\d+(?:[ \t]*[-–][ \t]*\d+)?(?![\d.,/])|\d–\d"
-    r"|\b\d{1,2}(?::\d\d)?[ \t]*[ap]\.?m\b\.?|\b\d{1,2}:\d\d\b"
+# Checked on a short window around each number (a scan of the whole text for label words costs 10x more).
+_UNREADABLE_BEFORE = re.compile(
+    rf"(?i)(?:\b(?:{_ORDERED_THINGS})[ \t]+#?(?:\d+[ \t]*[-–][ \t]*)?|\d–|\d:)$"
 )
+_UNREADABLE_AFTER = re.compile(r"(?i)–\d|(?::\d\d)?[ \t]*[ap]\.?m\b|:\d\d")
+_WINDOW = 24
 # "0900" (a clock time) or "007": a number written with a leading zero is a label, not a quantity.
 _LEADING_ZERO = re.compile(r"-?0\d")
 _REMAINDER = re.compile(r"(?i)[^\n]{0,40}?\b(?:remainders?|remaining|left|leftover|spare|extra)\b|[ \t]*R[ \t]?\d")
@@ -134,15 +136,13 @@ def _tokenize(text: str, mentions: list[NumberMention]) -> list[list[tuple[str, 
     end, a clock time); both make the side they are on unreadable, so it gets no verdict."""
     text = normalize_spaces(text)
     mention_at = {mention.start: index for index, mention in enumerate(mentions)}
-    unreadable_spans = [match.span() for match in _UNREADABLE.finditer(text)]
     runs: list[list[tuple[str, object, int, int]]] = [[]]
     position, length = 0, len(text)
     while position < length:
         index = mention_at.get(position)
         if index is not None:
             mention = mentions[index]
-            unreadable = _LEADING_ZERO.match(mention.text) or any(lo <= position < hi for lo, hi in unreadable_spans)
-            runs[-1].append(("bad" if unreadable else "num", index, mention.start, mention.end))
+            runs[-1].append(("bad" if _is_no_quantity(text, mention) else "num", index, mention.start, mention.end))
             position, suffix = _skip_number_suffix(text, mention, position=mention.end)
             if suffix is not None:
                 runs[-1].append(suffix)
@@ -168,6 +168,15 @@ def _tokenize(text: str, mentions: list[NumberMention]) -> list[list[tuple[str, 
             runs.append([])
         position = end
     return [run for run in runs if run]
+
+
+def _is_no_quantity(text: str, mention: NumberMention) -> bool:
+    """A range end, an index (``day 1``), a clock time or a number with a leading zero (``0900``)."""
+    return bool(
+        _LEADING_ZERO.match(mention.text)
+        or _UNREADABLE_AFTER.match(text, mention.end)
+        or _UNREADABLE_BEFORE.search(text, max(0, mention.start - _WINDOW), mention.start)
+    )
 
 
 def _is_unknown(text: str, match: re.Match, run: list) -> bool:
