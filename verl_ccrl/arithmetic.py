@@ -87,7 +87,7 @@ _NOT_UNITS = frozenset(
     "and or so then to of for is are was were be been being will would which that but with in on at by per "
     "from the a an this these those it he she they we you i his her their its if as than more less because since "
     "therefore thus hence now also plus minus times divided over equals equal gives give makes make means get gets "
-    "got leaves leaving while when where who after before into out up down which what how all total".split()
+    "got leaves leaving while when where who after before into out up down what how all".split()
 )
 # A possessive or article between an operator and its number: "25 classmates + his 1 teacher".
 _OPERAND_DETERMINER = re.compile(r"[ \t]*(?:his|her|their|the|my|our|its|your|an?)[ \t]+(?=[$\\\d])")
