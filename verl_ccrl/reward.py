@@ -26,6 +26,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from fractions import Fraction
 
 from verl_ccrl.alignment import TokenSpan, mention_token_indices, span_ends
 from verl_ccrl.analysis import CORRECT, EXTRACTED, UNVERIFIABLE, WRONG, AnalyzedMention, analyze_response
-from verl_ccrl.answer import extract_final_answer, is_answer_correct, parse_ground_truth
+from verl_ccrl.answer import extract_final_answer, is_answer_correct, is_text_answer, parse_ground_truth
 from verl_ccrl.confidence import number_confidence
 from verl_ccrl.config import CCRLConfig
 
@@ -112,10 +113,13 @@ def score_response(
     outcome = config.correct_reward if answer_correct else config.wrong_reward
 
     extra = [*reference_values_extra]
-    truth_value = parse_ground_truth(str(ground_truth).strip())
+    text_truth = is_text_answer(str(ground_truth).strip())
+    truth_value = None if text_truth else parse_ground_truth(str(ground_truth).strip())
     if truth_value is not None:
         extra.append(truth_value)
     analyzed = analyze_response(problem, response, reference, reference_values_extra=extra, config=config)
+    if text_truth:  # a text answer ("Vendor 2"): the outcome reward only, as answer.py documents
+        analyzed = [_without_verdict(mention) for mention in analyzed]
 
     entropy_values, entropy_status = _usable_entropies(token_spans, entropies)
     ends = span_ends(token_spans) if token_spans is not None else None
@@ -203,6 +207,12 @@ def _usable_entropies(token_spans, entropies) -> tuple[list[float] | None, str]:
     if len(values) != len(token_spans):
         return None, f"length mismatch: {len(values)} entropies for {len(token_spans)} tokens"
     return values, "ok"
+
+
+def _without_verdict(mention: AnalyzedMention) -> AnalyzedMention:
+    if mention.verdict not in (CORRECT, WRONG):
+        return mention
+    return dataclasses.replace(mention, verdict=UNVERIFIABLE, reason="text ground truth: no number terms")
 
 
 def _scored(mention: AnalyzedMention, indices, confidence: float | None, config: CCRLConfig) -> ScoredMention:
