@@ -49,7 +49,7 @@ def test_a_statement_with_an_unknown_gets_no_verdict(text):
     [
         "The flight lasts 0900-0130 = 0730 hours",
         "Weeks 1-2 = 14 days of practice",
-        "She reads pages 3–5 = 3 pages",
+        "Of pages 10–12 - 2 = 8 were read",
         "He should leave at 11 a.m. - 2 hours = 9 a.m.",
         "The bus left at 9:30 - 2 = 7:30",
         "He read 10 pages on day 1 * 2 = 20 pages a day after that",
@@ -81,6 +81,13 @@ READ_IN_FULL = [
     ("The farm earns 9 * 2 000 = 18 000 dollars", "9 * 2000", "18000"),
     ("$1{,}250 \\times 30 = 37{,}500$", "1250 * 30", "37500"),
     ("He can buy 100 / 6 = 16 and (2/3) comics", "100 / 6", "16 + 2/3"),
+    ("The ball drops 24 feet/story * 3 stories = 72 feet", "24 * 3", "72"),
+    ("Pencils cost $3/pencil x 8 pencils = $24.", "3 * 8", "24"),
+    ("She needs 12 cups / 2 cups per bag = 6 bags", "12 / 2", "6"),
+    ("The show lasted 65-minute concert – 15-minute encore = 50 minutes", "65 - 15", "50"),
+    ("He bought 3 bags of chips * $2 = $6", "3 * 2", "6"),
+    ("It costs 450 days x $100/day/builder * 6 builders = $270000", "450 * 100 * 6", "270000"),
+    ("The bottle lasts 7/12 / 1/12/day = 7 days", "(7/12) / (1/12)", "7"),
 ]
 
 
@@ -109,6 +116,18 @@ def test_a_human_form_is_read_in_full_and_confirmed(text, left, claimed):
 )
 def test_the_same_forms_with_a_false_result_are_still_wrong(text):
     assert [check[3] for check in checks(text)] == [False]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She kept some and gave the rest + 5 = 12 away",
+        "Then he ate the rest - 3 = 7 left",
+        "The parts total 2.46 because .8 + . 84 + .82 = 2.46",  # GSM8K train 3233, a stray mark
+    ],
+)
+def test_a_statement_whose_left_side_was_cut_by_prose_gets_no_verdict(text):
+    assert checks(text) == []
 
 
 def test_a_prose_word_does_not_glue_two_statements_into_a_false_alarm():

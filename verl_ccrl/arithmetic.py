@@ -57,7 +57,7 @@ _TOKEN = re.compile(
     | (?P<approx>≈|\\approx(?![A-Za-z]))
     | (?P<eq>==?)
     | (?P<op>\*\*|[\^+\-−–*×·⋅/÷]|\\(?:times|cdot|div)(?![A-Za-z]))
-    | (?P<times>[xX](?=[ \t]*[\d(]))
+    | (?P<times>[xX](?=[ \t]*(?:[\d($]|\\\$)))
     | (?P<lp>[(\[{])
     | (?P<rp>[)\]}])
     | (?P<other>\w+|.)
@@ -77,9 +77,11 @@ _OPERATOR_NAMES = {
     "\\div": "/",
 }
 _PERCENT_SUFFIX = re.compile(r"(?:\.\.\.|…)?\s?\\?%|\s(?:percent|per cent)\b")
-# A unit is up to three words after a number ("58 open spots", "25 time-outs", "2 dogs' legs", "\text{kg}");
-# a single letter glued to a number is an unknown ("4c", "2V"), not a unit.
+# A unit is up to three words after a number ("58 open spots", "25 time-outs", "2 dogs' legs", "\text{kg}"),
+# joined by "/", "per" or "of" ("24 feet/story", "2 cups per bag", "3 bags of chips"), or hyphenated to it
+# ("65-minute concert"); a single letter glued to a number is an unknown ("4c", "2V"), not a unit.
 _UNIT_WORD = re.compile(r"\\(?:text|mathrm)\{[^}\n]{0,40}\}|[A-Za-z]{2,24}(?:[-'’][A-Za-z]+)*(?:['’]s?)?(?![\w'’-])")
+_UNIT_JOINER = re.compile(r"/|[ \t](?:per|of)[ \t]|-")
 _MAX_UNIT_WORDS = 3
 _GLUED_UNKNOWN = re.compile(r"[A-Za-z](?![\w'’])")
 # Words that start a new clause: never part of a unit, so "x = 9 because - 18/-2 = 9" is two statements.
@@ -108,6 +110,7 @@ _WINDOW = 24
 # "0900" (a clock time) or "007": a number written with a leading zero is a label, not a quantity.
 _LEADING_ZERO = re.compile(r"-?0\d")
 _REMAINDER = re.compile(r"(?i)[^\n]{0,40}?\b(?:remainders?|remaining|left|leftover|spare|extra)\b|[ \t]*R[ \t]?\d")
+_OPERATOR_THEN_STRAY_MARK = re.compile(r"[+\-−–*×÷/=][ \t]*[.,;:][ \t.,;:]*$")
 _CENTS = re.compile(r"[ \t]?(?:cents?\b|¢)")
 # Units of one dimension: a statement that mixes two of them ("4 pounds - 6 ounces = 58 ounces") converts, and
 # the reader does not know the factors, so it gives no verdict.
@@ -125,7 +128,7 @@ _DIMENSION_OF_UNIT = {
 _FIRST_UNIT = re.compile(r"[ \t]?([A-Za-z]{2,24})\b")
 _ELLIPSIS = re.compile(r"\.\.\.|…")
 _AND_FRACTION = re.compile(r"[ \t]+and[ \t]+\((\d+)/([1-9]\d*)\)")
-_TIMES_WORD = re.compile(r"[ \t]?[xX](?=[ \t]*[\d(])")
+_TIMES_WORD = re.compile(r"[ \t]?[xX](?=[ \t]*(?:[\d($]|\\\$))")  # "12 x 2", "450 days x $100"
 _OF_WORD = re.compile(r"[ \t]of\b")
 
 
@@ -205,9 +208,20 @@ def _skip_number_suffix(text: str, mention: NumberMention, position: int) -> tup
     if glued:
         return glued.end(), ("var", glued.group(), position, glued.end())
     for words in range(_MAX_UNIT_WORDS):
-        gap = 1 if position < len(text) and text[position] in " \t" else 0
-        if words and not gap:
+        joiner = _UNIT_JOINER.match(text, position)
+        if joiner:
+            # "of" joins two unit words only ("bags of chips"); "2 of 5" is no unit. A hyphen only right after the
+            # number ("65-minute"), a slash or "per" anywhere ("$3/pencil", "24 feet/story", "5 per day").
+            glue = joiner.group().strip()
+            if (glue == "of" and not words) or (glue == "-" and words):
+                break
+            gap = joiner.end() - position
+        elif position < len(text) and text[position] in " \t":
+            gap = 1
+        elif words:
             break
+        else:
+            gap = 0
         unit = _UNIT_WORD.match(text, position + gap)
         if unit is None or unit.group().lower() in _NOT_UNITS:
             break
@@ -343,11 +357,12 @@ def _left_side_cut(text: str, run: list) -> bool:
     """Whether a run starts at an operator whose left operand is prose the reader stopped at: ``58 open spots
     and more + 2 = 60`` reads ``+ 2``; its first side is not the statement's and gets no verdict."""
     first = run[0]
+    line_before = text[text.rfind("\n", 0, first[2]) + 1 : first[2]].rstrip()
     if first[0] != "op":
-        return False
+        # ".8 + . 84 + .82": a stray mark after an operator cut the statement before this number.
+        return _OPERATOR_THEN_STRAY_MARK.search(line_before) is not None
     if first[1] != "-":
         return True
-    line_before = text[text.rfind("\n", 0, first[2]) + 1 : first[2]].rstrip()
     # A minus at a line start, after a bracket or a colon is a sign (or a bullet); after anything else, a cut.
     return bool(line_before) and line_before[-1] not in "([{:"
 

@@ -55,8 +55,8 @@ _NUMBER_PATTERN = re.compile(
     r"""(?=[\d.\\])(?:
       (?P<date>\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b)
     | (?P<latex_whole>\d+)?\\[dt]?frac\s*\{\s*(?P<latex_num>\d+(?:\.\d+)?)\s*\}\s*\{\s*(?P<latex_den>\d+(?:\.\d+)?)\s*\}
-    | (?P<mixed_whole>\d+)(?:\ |\ and\ )(?P<mixed_num>\d+)/(?P<mixed_den>\d+)(?![\d/])
-    | (?P<slash_num>\d+)/(?P<slash_den>\d+)(?![\d/]|\.\d)
+    | (?P<mixed_whole>\d+)(?:\ |\ and\ )(?P<mixed_num>\d+)/(?P<mixed_den>\d+)(?!\d|/\d)
+    | (?P<slash_num>\d+)/(?P<slash_den>\d+)(?!\d|/\d|\.\d)  # "3/4/2024" is a date, "1/12/day" a rate
     | (?P<plain>(?:"""
     + _UNSIGNED
     + r""")(?:[eE][+-]?\d+(?![A-Za-z]))?)(?P<percent>(?:\.\.\.|…)?\s?\\?%|\s(?:percent|per\ cent)\b)?
