@@ -151,8 +151,8 @@ _MAX_DENOMINATOR = 1000
 def is_text_answer(truth_text: str) -> bool:
     """Whether a ground truth is text (a word of two or more letters that is no LaTeX command or function name).
 
-    >>> is_text_answer("The 60th caller."), is_text_answer("1 hour"), is_text_answer("\\\\frac{5}{6}"), is_text_answer("42")
-    (True, True, False, False)
+    >>> [is_text_answer(truth) for truth in ("The 60th caller.", "1 hour", "\\\\frac{5}{6}", "42")]
+    [True, True, False, False]
     """
     unwrapped = _TEXT_WRAPPER.sub(r" \1 ", str(truth_text))
     return any(word.lower() not in _MATH_WORDS for word in _WORD.findall(unwrapped))

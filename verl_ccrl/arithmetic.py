@@ -9,18 +9,36 @@ Example::
     >>> [(c.expression, c.expected, c.correct) for c in find_arithmetic_checks(text, find_number_mentions(text))]
     [('3 + 4', Fraction(7, 1), True), ('7 * 2', Fraction(14, 1), False), ('20 - 3.5', Fraction(33, 2), True)]
 
-What a statement is: a run of numbers, operators (``+ - * / × · ÷ ^ **``, ``\\times \\cdot \\div``, ``x`` between
-numbers, ``of`` after a percentage or fraction), brackets and ``=``/``≈`` on one line. A number may carry a
-currency sign, ``%`` and one unit word (``5 apples + 3 apples = 8 apples``). Anything else (a word, a comma, a
-colon, a new line, GSM8K's ``<<`` ``>>``) ends the run.
+What a statement is: a run of numbers, operators (``+ - – * / × · ÷ ^ **``, ``\\times \\cdot \\div``, ``x``
+between numbers, ``of`` after a percentage or fraction), brackets and ``=``/``≈`` on one line. A number may carry
+a currency sign, ``%`` and a unit of up to three words (``58 open spots``, ``25 time-outs``, ``24 feet/story``,
+``2 cups per bag``, ``3 bags of chips``, ``65-minute concert``); an operand may follow a possessive (``+ his 1
+teacher``). Anything else (a clause word such as "because", a comma, a colon, a new line, GSM8K's ``<<`` ``>>``)
+ends the run. No-break and thin spaces are spaces; an en dash between numbers is a minus.
 
 How a chain is read: for each ``=`` the left side must contain an operator and evaluate. If the right side is
 a lone number, that number is the claimed result. If it is an expression of the same value it is a rewriting
 (``6 * 2 = 2 * 6``) and claims nothing. Otherwise its leading number is the claimed result of the left side
-(``3 + 4 = 7 * 2 = 14`` claims 7, then 14), which is how step-by-step chains are written.
+(``3 + 4 = 7 * 2 = 14`` claims 7, then 14), which is how step-by-step chains are written. A claim is also read
+in the scale its text names: ``... * 100% = 42.857`` (a percentage without its sign), ``$2.50 - $2.24 = 26
+cents``, ``17 / 3 = 5 and 2/3``, ``100 / 6 = 16 and (2/3)``, ``2 / 3 * 100% = 66.666...%`` (digits cut, marked
+by the ellipsis).
 
-Not handled (no verdict rather than a wrong one): implicit multiplication (``2(3+4)``), variables, functions
-(``\\sqrt``), statements that span lines, and words as operators other than ``x``/``of``.
+No verdict, when a statement cannot be read with confidence (a missed verdict costs a little signal, a false
+alarm teaches the wrong thing):
+- an unknown on a side: a lone letter beside an operator or ``=`` (``V + 2V = 3V``), a letter glued to a number
+  (``4c - 2 = 10``, ``3/2x = 120``);
+- a left side cut by prose: the run starts at an operator (``the rest - 3 = 7``) or after an operator and a
+  stray mark (``.8 + . 84``);
+- numbers that are no quantity: ranges (``Weeks 1-2``, ``3–5``), indices (``day 1 * 2``), clock times
+  (``0900-0130``, ``11 a.m. - 2 hours``, ``9:30``), numbers with a leading zero;
+- two units of one dimension (``4 pounds - 6 ounces = 58 ounces``): a conversion with factors the text omits;
+- integer division with a remainder named (``100 / 3 = 33 each, with 1 left``);
+- two numbers in a row as the result (``= 18 500``: thousands or two numbers; ``18 000`` with a group starting
+  at 0 is read as one number).
+
+Not handled, by the same rule: implicit multiplication (``2(3+4)``), functions (``\\sqrt``), statements that span
+lines, and words as operators other than ``x``/``of``.
 """
 
 from __future__ import annotations
@@ -29,7 +47,16 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from verl_ccrl.number_mentions import NumberMention, normalize_spaces, value_matches
+from verl_ccrl.number_mentions import NumberMention, normalize_spaces
+from verl_ccrl.written_forms import (
+    claim_matches,
+    is_no_quantity,
+    is_quotient_with_remainder,
+    is_unknown,
+    mixes_units,
+    operand_determiner_end,
+    skip_number_suffix,
+)
 
 __all__ = ["ArithmeticCheck", "evaluate_expression", "find_arithmetic_checks"]
 
@@ -67,7 +94,7 @@ _TOKEN = re.compile(
 _OPERATOR_NAMES = {
     "**": "^",
     "−": "-",
-    "–": "-",  # en dash between numbers (``120 – 80``): a minus; between digits (``1–2``) a range, see _UNREADABLE
+    "–": "-",  # en dash between numbers (``120 – 80``): a minus; between digits (``1–2``) a range
     "×": "*",
     "·": "*",
     "⋅": "*",
@@ -76,60 +103,8 @@ _OPERATOR_NAMES = {
     "÷": "/",
     "\\div": "/",
 }
-_PERCENT_SUFFIX = re.compile(r"(?:\.\.\.|…)?\s?\\?%|\s(?:percent|per cent)\b")
-# A unit is up to three words after a number ("58 open spots", "25 time-outs", "2 dogs' legs", "\text{kg}"),
-# joined by "/", "per" or "of" ("24 feet/story", "2 cups per bag", "3 bags of chips"), or hyphenated to it
-# ("65-minute concert"); a single letter glued to a number is an unknown ("4c", "2V"), not a unit.
-_UNIT_WORD = re.compile(r"\\(?:text|mathrm)\{[^}\n]{0,40}\}|[A-Za-z]{2,24}(?:[-'’][A-Za-z]+)*(?:['’]s?)?(?![\w'’-])")
-_UNIT_JOINER = re.compile(r"/|[ \t](?:per|of)[ \t]|-")
-_MAX_UNIT_WORDS = 3
-_GLUED_UNKNOWN = re.compile(r"[A-Za-z](?![\w'’])")
-# Words that start a new clause: never part of a unit, so "x = 9 because - 18/-2 = 9" is two statements.
-_NOT_UNITS = frozenset(
-    "and or so then to of for is are was were be been being will would which that but with in on at by per "
-    "from the a an this these those it he she they we you i his her their its if as than more less because since "
-    "therefore thus hence now also plus minus times divided over equals equal gives give makes make means get gets "
-    "got leaves leaving while when where who after before into out up down what how all".split()
-)
-# A possessive or article between an operator and its number: "25 classmates + his 1 teacher".
-_OPERAND_DETERMINER = re.compile(r"[ \t]*(?:his|her|their|the|my|our|its|your|an?)[ \t]+(?=[$\\\d])")
-# A lone letter next to an operator or "=" is an unknown ("V + 2V = 3V"), and makes its side unreadable.
-_NEXT_IS_OPERATOR = re.compile(r"[ \t]*(?:[=+\-−–*×·⋅/÷^]|\\(?:times|cdot|div)(?![A-Za-z]))")
-# Numbers that are no quantity: ranges ("Weeks 1-2", "ages 3–5"; digits joined by an en dash always), indices
-# ("day 1 * 2" counts days from 1), clock times ("11 a.m. - 2 hours", "9:30").
-_ORDERED_THINGS = (
-    r"weeks?|days?|months?|years?|hours?|nights?|pages?|chapters?|ages?|grades?|levels?|rounds?|games?|rows?|lines?|"
-    r"items?|questions?|problems?|floors?|episodes?|seasons?|laps?|tests?|steps?|numbers?|rooms?|holes?"
-)
-# Checked on a short window around each number (a scan of the whole text for label words costs 10x more).
-_UNREADABLE_BEFORE = re.compile(
-    rf"(?i)(?:\b(?:{_ORDERED_THINGS})[ \t]+#?(?:\d+[ \t]*[-–][ \t]*)?|\d–|\d:)$"
-)
-_UNREADABLE_AFTER = re.compile(r"(?i)–\d|(?::\d\d)?[ \t]*[ap]\.?m\b|:\d\d")
-_WINDOW = 24
-# "0900" (a clock time) or "007": a number written with a leading zero is a label, not a quantity.
-_LEADING_ZERO = re.compile(r"-?0\d")
-_REMAINDER = re.compile(r"(?i)[^\n]{0,40}?\b(?:remainders?|remaining|left|leftover|spare|extra)\b|[ \t]*R[ \t]?\d")
 _OPERATOR_THEN_STRAY_MARK = re.compile(r"[+\-−–*×÷/=][ \t]*[.,;:][ \t.,;:]*$")
-_CENTS = re.compile(r"[ \t]?(?:cents?\b|¢)")
-# Units of one dimension: a statement that mixes two of them ("4 pounds - 6 ounces = 58 ounces") converts, and
-# the reader does not know the factors, so it gives no verdict.
-_DIMENSION_OF_UNIT = {
-    unit: dimension
-    for dimension, units in {
-        "time": "second minute hour day week month year",
-        "length": "inch feet foot yard mile centimeter meter kilometer millimeter cm mm km",
-        "weight": "ounce pound gram kilogram ton oz lb kg",
-        "volume": "cup pint quart gallon milliliter liter teaspoon tablespoon ml",
-        "money": "cent dollar",
-    }.items()
-    for unit in units.split()
-}
-_FIRST_UNIT = re.compile(r"[ \t]?([A-Za-z]{2,24})\b")
-_ELLIPSIS = re.compile(r"\.\.\.|…")
-_AND_FRACTION = re.compile(r"[ \t]+and[ \t]+\((\d+)/([1-9]\d*)\)")
-_TIMES_WORD = re.compile(r"[ \t]?[xX](?=[ \t]*(?:[\d($]|\\\$))")  # "12 x 2", "450 days x $100"
-_OF_WORD = re.compile(r"[ \t]of\b")
+
 
 
 def _tokenize(text: str, mentions: list[NumberMention]) -> list[list[tuple[str, object, int, int]]]:
@@ -145,8 +120,8 @@ def _tokenize(text: str, mentions: list[NumberMention]) -> list[list[tuple[str, 
         index = mention_at.get(position)
         if index is not None:
             mention = mentions[index]
-            runs[-1].append(("bad" if _is_no_quantity(text, mention) else "num", index, mention.start, mention.end))
-            position, suffix = _skip_number_suffix(text, mention, position=mention.end)
+            runs[-1].append(("bad" if is_no_quantity(text, mention) else "num", index, mention.start, mention.end))
+            position, suffix = skip_number_suffix(text, mention, position=mention.end)
             if suffix is not None:
                 runs[-1].append(suffix)
             continue
@@ -156,16 +131,14 @@ def _tokenize(text: str, mentions: list[NumberMention]) -> list[list[tuple[str, 
             pass
         elif kind == "op":
             runs[-1].append(("op", _OPERATOR_NAMES.get(match.group(), match.group()), position, end))
-            determiner = _OPERAND_DETERMINER.match(text, end)
-            if determiner:
-                end = determiner.end()
+            end = operand_determiner_end(text, end)
         elif kind == "eq" or kind == "approx":
             runs[-1].append(("eq", kind == "approx", position, end))
         elif kind == "lp" or kind == "rp":
             runs[-1].append((kind, None, position, end))
         elif kind == "times" and position > 0 and (text[position - 1].isdigit() or text[position - 1] in " \t)"):
             runs[-1].append(("op", "*", position, end))
-        elif kind == "other" and _is_unknown(text, match, runs[-1]):
+        elif kind == "other" and is_unknown(text, match, after_operator=_ends_in_operator(runs[-1])):
             runs[-1].append(("var", match.group(), position, end))
         elif runs[-1]:  # a delimiter, a word or punctuation ends the statement
             runs.append([])
@@ -173,60 +146,8 @@ def _tokenize(text: str, mentions: list[NumberMention]) -> list[list[tuple[str, 
     return [run for run in runs if run]
 
 
-def _is_no_quantity(text: str, mention: NumberMention) -> bool:
-    """A range end, an index (``day 1``), a clock time or a number with a leading zero (``0900``)."""
-    return bool(
-        _LEADING_ZERO.match(mention.text)
-        or _UNREADABLE_AFTER.match(text, mention.end)
-        or _UNREADABLE_BEFORE.search(text, max(0, mention.start - _WINDOW), mention.start)
-    )
-
-
-def _is_unknown(text: str, match: re.Match, run: list) -> bool:
-    """A lone letter beside an operator or ``=`` (``V + 2V``, ``x = 9``) stands for an unknown."""
-    word = match.group()
-    if len(word) != 1 or not ("a" <= word.lower() <= "z"):
-        return False
-    return bool(run and run[-1][0] in ("op", "eq")) or bool(_NEXT_IS_OPERATOR.match(text, match.end()))
-
-
-def _skip_number_suffix(text: str, mention: NumberMention, position: int) -> tuple[int, tuple | None]:
-    """Skip what follows a number but belongs to it (``%``, a unit of up to three words); read ``of`` after a
-    percentage or fraction as ``*`` (``20% of 50``) and a letter glued to the number as an unknown (``4c``).
-    Returns the new position and the extra token (``of`` operator or unknown), if any."""
-    if mention.is_percent:
-        percent = _PERCENT_SUFFIX.match(text, position)
-        if percent:
-            position = percent.end()
-    if _TIMES_WORD.match(text, position):
-        return position, None  # "12 x 2": read as an operator by _tokenize
-    if mention.is_percent or mention.is_fraction:
-        of_word = _OF_WORD.match(text, position)
-        if of_word:
-            return of_word.end(), ("op", "*", of_word.start() + 1, of_word.end())
-    glued = _GLUED_UNKNOWN.match(text, position)
-    if glued:
-        return glued.end(), ("var", glued.group(), position, glued.end())
-    for words in range(_MAX_UNIT_WORDS):
-        joiner = _UNIT_JOINER.match(text, position)
-        if joiner:
-            # "of" joins two unit words only ("bags of chips"); "2 of 5" is no unit. A hyphen only right after the
-            # number ("65-minute"), a slash or "per" anywhere ("$3/pencil", "24 feet/story", "5 per day").
-            glue = joiner.group().strip()
-            if (glue == "of" and not words) or (glue == "-" and words):
-                break
-            gap = joiner.end() - position
-        elif position < len(text) and text[position] in " \t":
-            gap = 1
-        elif words:
-            break
-        else:
-            gap = 0
-        unit = _UNIT_WORD.match(text, position + gap)
-        if unit is None or unit.group().lower() in _NOT_UNITS:
-            break
-        position = unit.end()
-    return position, None
+def _ends_in_operator(run: list) -> bool:
+    return bool(run) and run[-1][0] in ("op", "eq")
 
 
 class _Parser:
@@ -326,15 +247,6 @@ def evaluate_expression(text: str) -> Fraction | None:
     return _Parser(runs[0], mentions).parse()
 
 
-def _is_quotient_with_remainder(text: str, result: NumberMention, value: Fraction) -> bool:
-    return (
-        value.denominator != 1
-        and result.decimals == 0
-        and result.value == value.numerator // value.denominator
-        and _REMAINDER.match(text, result.end) is not None
-    )
-
-
 def _segments(run: list[tuple[str, object, int, int]]) -> tuple[list[list], list[bool]]:
     segments: list[list] = [[]]
     approximate: list[bool] = []
@@ -367,38 +279,6 @@ def _left_side_cut(text: str, run: list) -> bool:
     return bool(line_before) and line_before[-1] not in "([{:"
 
 
-def _mixes_units(text: str, numbers: list[NumberMention]) -> bool:
-    """Whether two numbers carry different units of one dimension (``4 pounds - 6 ounces``)."""
-    seen: dict[str, str] = {}
-    for mention in numbers:
-        unit = _FIRST_UNIT.match(text, mention.end)
-        if unit is None:
-            continue
-        word = unit[1].lower()
-        word = word[:-1] if word.endswith("s") and word[:-1] in _DIMENSION_OF_UNIT else word
-        dimension = _DIMENSION_OF_UNIT.get(word)
-        if dimension is not None and seen.setdefault(dimension, word) != word:
-            return True
-    return False
-
-
-def _claim_matches(text: str, mention: NumberMention, left: list, value: Fraction, mentions, approximate) -> bool:
-    """The claimed result read as written, or in the scale the text names: ``* 100% = 42.857`` (a percentage
-    written without its sign) and ``$2.50 - $2.24 = 26 cents``."""
-    truncated = _ELLIPSIS.match(text, mention.end) is not None  # "66.666...": the writer cut the digits
-    if value_matches(mention, value, approximate=approximate, truncated=truncated):
-        return True
-    if any(token[0] == "num" and mentions[token[1]].is_percent and mentions[token[1]].value == 1 for token in left):
-        if value_matches(mention, value * 100, approximate=approximate, truncated=truncated):
-            return True
-    if _CENTS.match(text, mention.end) and "$" in text[max(0, left[0][2] - 2) : left[-1][3] + 1]:
-        return value_matches(mention, value * 100, approximate=approximate)
-    and_fraction = _AND_FRACTION.match(text, mention.end)
-    if and_fraction and mention.decimals == 0:  # "100 / 6 = 16 and (2/3)"
-        return mention.value + Fraction(int(and_fraction[1]), int(and_fraction[2])) == value
-    return False
-
-
 def find_arithmetic_checks(text: str, mentions: list[NumberMention]) -> list[ArithmeticCheck]:
     """Every claimed result of an arithmetic statement in ``text`` (``mentions`` from ``find_number_mentions``)."""
     checks: list[ArithmeticCheck] = []
@@ -429,10 +309,14 @@ def find_arithmetic_checks(text: str, mentions: list[NumberMention]) -> list[Ari
             result_index = right[0][1]
             result = mentions[result_index]
             is_approximate = approximate[position]
-            if _mixes_units(text, [mentions[token[1]] for token in left if token[0] == "num"] + [result]):
+            numbers = [mentions[token[1]] for token in left if token[0] == "num"]
+            if mixes_units(text, [*numbers, result]):
                 continue
-            correct = _claim_matches(text, result, left, left_value, mentions, is_approximate)
-            if not correct and _is_quotient_with_remainder(text, result, left_value):
+            correct = claim_matches(
+                text, result, left_value, left_span=(left[0][2], left[-1][3]), approximate=is_approximate,
+                hundred_percent=any(number.is_percent and number.value == 1 for number in numbers),
+            )  # fmt: skip
+            if not correct and is_quotient_with_remainder(text, result, left_value):
                 continue  # "100 / 3 = 33 each, with 1 left": integer division, written as such
             expression = text[left[0][2] : left[-1][3]]
             checks.append(ArithmeticCheck(result_index, expression, left_value, correct, is_approximate))

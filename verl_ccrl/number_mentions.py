@@ -8,11 +8,12 @@ Example::
     >>> [(m.text, m.value) for m in find_number_mentions("She pays $1,250.50 for 3/4 of 12kg, a 25% cut.")]
     [('1,250.50', Fraction(2501, 2)), ('3/4', Fraction(3, 4)), ('12', Fraction(12, 1)), ('25', Fraction(1, 4))]
 
-Recognised: integers, decimals (``3.5``, ``.5``), thousands separators (``1,000``), negatives (``-5`` where the
-minus is a sign, not a subtraction), fractions (``3/4``, ``\\frac{3}{4}``, ``\\dfrac``, ``\\tfrac``), mixed numbers
-(``2 1/2``, ``2\\frac{1}{2}``), percentages (``25%``, ``25\\%``, ``25 percent``: value 1/4, ``is_percent``), money
-(``$18.50``, ``\\$18.50``: the span is the digits only), scientific notation (``1.5e3``) and numbers glued to
-units (``12kg``, ``5x``).
+Recognised: integers, decimals (``3.5``, ``.5``), thousands separators (``1,000``, LaTeX's ``1{,}000``, and a
+space when a group starts with 0: ``18 000``; ``2 500`` stays two numbers), negatives (``-5`` where the minus is a
+sign, not a subtraction), fractions (``3/4``, ``\\frac{3}{4}``, ``\\dfrac``, ``\\tfrac``), mixed numbers (``2 1/2``,
+``5 and 2/3``, ``2\\frac{1}{2}``), percentages (``25%``, ``25\\%``, ``25 percent``, ``66.666...%``: value 1/4,
+``is_percent``), money (``$18.50``, ``\\$18.50``: the span is the digits only), scientific notation (``1.5e3``)
+and numbers glued to units (``12kg``, ``5x``). No-break and thin spaces count as spaces.
 
 Deliberately *not* numbers:
 - list markers at the start of a line (``1. Find`` / ``2) Add``),
