@@ -123,6 +123,7 @@ def test_the_same_forms_with_a_false_result_are_still_wrong(text):
     [
         "She kept some and gave the rest + 5 = 12 away",
         "Then he ate the rest - 3 = 7 left",
+        "The tank holds 1 full tank -1/3 tank = 2/3 empty",  # GSM8K train 3620
         "The parts total 2.46 because .8 + . 84 + .82 = 2.46",  # GSM8K train 3233, a stray mark
     ],
 )
@@ -148,3 +149,7 @@ def test_a_prose_word_does_not_glue_two_statements_into_a_false_alarm():
 )
 def test_human_number_forms_are_read_with_their_value(text, values):
     assert [m.value for m in find_number_mentions(text)] == values
+
+
+def test_a_negative_number_after_a_word_still_starts_a_statement():
+    assert checks("The temperature was -5 + 3 = -2 at noon") == [("-5 + 3", -2, "-2", True)]

@@ -103,6 +103,7 @@ _OPERATOR_NAMES = {
     "÷": "/",
     "\\div": "/",
 }
+_NUMBER_AND_UNIT = re.compile(r"\d[ \t]*(?:[A-Za-z'’-]+[ \t]*){1,3}$")
 _OPERATOR_THEN_STRAY_MARK = re.compile(r"[+\-−–*×÷/=][ \t]*[.,;:][ \t.,;:]*$")
 
 
@@ -120,6 +121,8 @@ def _tokenize(text: str, mentions: list[NumberMention]) -> list[list[tuple[str, 
         index = mention_at.get(position)
         if index is not None:
             mention = mentions[index]
+            if runs[-1] and runs[-1][-1][0] in ("num", "bad") and _has_words(text, runs[-1][-1][3], position):
+                runs.append([])  # "The 3 blouses cost $6 x 3": words read as a unit led to another statement
             runs[-1].append(("bad" if is_no_quantity(text, mention) else "num", index, mention.start, mention.end))
             position, suffix = skip_number_suffix(text, mention, position=mention.end)
             if suffix is not None:
@@ -144,6 +147,10 @@ def _tokenize(text: str, mentions: list[NumberMention]) -> list[list[tuple[str, 
             runs.append([])
         position = end
     return [run for run in runs if run]
+
+
+def _has_words(text: str, start: int, end: int) -> bool:
+    return any(character.isalpha() for character in text[start:end])
 
 
 def _ends_in_operator(run: list) -> bool:
@@ -265,18 +272,21 @@ def _strip_brackets(tokens: list) -> list:
     return tokens
 
 
-def _left_side_cut(text: str, run: list) -> bool:
+def _left_side_cut(text: str, run: list, mentions: list[NumberMention]) -> bool:
     """Whether a run starts at an operator whose left operand is prose the reader stopped at: ``58 open spots
     and more + 2 = 60`` reads ``+ 2``; its first side is not the statement's and gets no verdict."""
     first = run[0]
     line_before = text[text.rfind("\n", 0, first[2]) + 1 : first[2]].rstrip()
+    # A minus at a line start, after a bracket or a colon is a sign (or a bullet); after a word, a cut subtraction
+    # ("the rest - 3 = 7"). A minus glued to the number is a sign, unless a number and its unit come just before
+    # ("1 full tank -1/3 tank = 2/3"; but "it was -5 + 3 = -2").
+    after_word = bool(line_before) and line_before[-1] not in "([{:"
+    if first[0] == "num" and mentions[first[1]].text[:1] in "-−":
+        return _NUMBER_AND_UNIT.search(line_before) is not None
     if first[0] != "op":
         # ".8 + . 84 + .82": a stray mark after an operator cut the statement before this number.
         return _OPERATOR_THEN_STRAY_MARK.search(line_before) is not None
-    if first[1] != "-":
-        return True
-    # A minus at a line start, after a bracket or a colon is a sign (or a bullet); after anything else, a cut.
-    return bool(line_before) and line_before[-1] not in "([{:"
+    return first[1] != "-" or after_word
 
 
 def find_arithmetic_checks(text: str, mentions: list[NumberMention]) -> list[ArithmeticCheck]:
@@ -288,7 +298,7 @@ def find_arithmetic_checks(text: str, mentions: list[NumberMention]) -> list[Ari
         if len(segments) < 2:
             continue
         values = [_Parser(segment, mentions).parse() if segment else None for segment in segments]
-        if _left_side_cut(text, run):
+        if _left_side_cut(text, run, mentions):
             values[0] = None
         for position in range(len(segments) - 1):
             left, right = segments[position], _strip_brackets(segments[position + 1])
@@ -310,7 +320,8 @@ def find_arithmetic_checks(text: str, mentions: list[NumberMention]) -> list[Ari
             result = mentions[result_index]
             is_approximate = approximate[position]
             numbers = [mentions[token[1]] for token in left if token[0] == "num"]
-            if mixes_units(text, [*numbers, result]):
+            additive = all(token[1] in "+-" for token in left if token[0] == "op")
+            if additive and mixes_units(text, [*numbers, result]):
                 continue
             correct = claim_matches(
                 text, result, left_value, left_span=(left[0][2], left[-1][3]), approximate=is_approximate,

@@ -38,7 +38,8 @@ _PERCENT_SUFFIX = re.compile(r"(?:\.\.\.|…)?\s?\\?%|\s(?:percent|per cent)\b")
 # joined by "/", "per" or "of" ("24 feet/story", "2 cups per bag", "3 bags of chips"), or hyphenated to it
 # ("65-minute concert"); a single letter glued to a number is an unknown ("4c", "2V"), not a unit.
 _UNIT_WORD = re.compile(
-    r"\\(?:text|mathrm)\{[^}\n]{0,40}\}|[A-Za-z]{2,24}(?:[-'’][A-Za-z]+)*(?:['’]s?)?(?![\w'’-])"
+    r"\\(?:text|mathrm)\{[^}\n]{0,40}\}"
+    r"|(?:[A-Za-z]{2,24}|[A-Za-z](?=-[A-Za-z]))(?:[-'’][A-Za-z]+)*(?:['’]s?)?(?![\w'’-])"
 )
 _UNIT_JOINER = re.compile(r"/|[ \t](?:per|of)[ \t]|-")
 _MAX_UNIT_WORDS = 3
@@ -47,22 +48,25 @@ _GLUED_UNKNOWN = re.compile(r"[A-Za-z](?![\w'’])")
 _NOT_UNITS = frozenset(
     "and or so then to of for is are was were be been being will would which that but with in on at by per "
     "from the a an this these those it he she they we you i his her their its if as than more less because since "
-    "therefore thus hence now also plus minus times divided over equals equal gives give makes make means get gets "
-    "got leaves leaving while when where who after before into out up down what how all".split()
+    "therefore thus hence now also plus minus divided over equals equal gives give makes make means get gets "
+    "got leaving while when where who after before into out up down what how all".split()
 )
 # A possessive or article between an operator and its number: "25 classmates + his 1 teacher".
 _OPERAND_DETERMINER = re.compile(r"[ \t]*(?:his|her|their|the|my|our|its|your|an?)[ \t]+(?=[$\\\d])")
 # A lone letter next to an operator or "=" is an unknown ("V + 2V = 3V"), and makes its side unreadable.
-_NEXT_IS_OPERATOR = re.compile(r"[ \t]*(?:[=+\-−–*×·⋅/÷^]|\\(?:times|cdot|div)(?![A-Za-z]))")
+_NEXT_IS_OPERATOR = re.compile(r"[ \t]*(?:[=+−–*×·⋅/÷^]|-(?![A-Za-z])|\\(?:times|cdot|div)(?![A-Za-z]))")
+_NEVER_UNKNOWN = frozenset("aAI")  # "1/50 of a pound", "I"
 # Numbers that are no quantity: ranges ("Weeks 1-2", "ages 3–5"; digits joined by an en dash always), indices
-# ("day 1 * 2" counts days from 1), clock times ("11 a.m. - 2 hours", "9:30").
+# ("day 1 * 2" counts days from 1; not "each hour 2 * 60", "age 8 + 8", "year 4200 - 3700": those are amounts),
+# clock times ("11 a.m. - 2 hours", "9:30").
+_INDEXED_THINGS = r"days?|weeks?|months?|levels?|rounds?|chapters?|pages?|laps?|episodes?|seasons?|games?|steps?"
 _ORDERED_THINGS = (
     r"weeks?|days?|months?|years?|hours?|nights?|pages?|chapters?|ages?|grades?|levels?|rounds?|games?|rows?|lines?|"
     r"items?|questions?|problems?|floors?|episodes?|seasons?|laps?|tests?|steps?|numbers?|rooms?|holes?"
 )
 # Checked on a short window around each number (a scan of the whole text for label words costs 10x more).
 _UNREADABLE_BEFORE = re.compile(
-    rf"(?i)(?:\b(?:{_ORDERED_THINGS})[ \t]+#?(?:\d+[ \t]*[-–][ \t]*)?|\d–|\d:)$"
+    rf"(?i)(?:\b(?:{_INDEXED_THINGS})[ \t]+#?|\b(?:{_ORDERED_THINGS})[ \t]+\d+(?:-|[ \t]*–[ \t]*)|\d–|\d:)$"
 )
 _UNREADABLE_AFTER = re.compile(r"(?i)–\d|(?::\d\d)?[ \t]*[ap]\.?m\b|:\d\d")
 _WINDOW = 24
@@ -70,8 +74,8 @@ _WINDOW = 24
 _LEADING_ZERO = re.compile(r"-?0\d")
 _REMAINDER = re.compile(r"(?i)[^\n]{0,40}?\b(?:remainders?|remaining|left|leftover|spare|extra)\b|[ \t]*R[ \t]?\d")
 _CENTS = re.compile(r"[ \t]?(?:cents?\b|¢)")
-# Units of one dimension: a statement that mixes two of them ("4 pounds - 6 ounces = 58 ounces") converts, and
-# the reader does not know the factors, so it gives no verdict.
+# Units of one dimension: a sum that mixes two of them ("4 pounds - 6 ounces = 58 ounces") converts with factors
+# the text omits, so it gets no verdict. A product states its factor ("2 days * 24 hours = 48 hours") and is read.
 _DIMENSION_OF_UNIT = {
     unit: dimension
     for dimension, units in {
@@ -107,7 +111,7 @@ def is_unknown(text: str, word: re.Match, *, after_operator: bool) -> bool:
     True
     """
     letter = word.group()
-    if len(letter) != 1 or not ("a" <= letter.lower() <= "z"):
+    if len(letter) != 1 or not ("a" <= letter.lower() <= "z") or letter in _NEVER_UNKNOWN:
         return False
     return after_operator or bool(_NEXT_IS_OPERATOR.match(text, word.end()))
 
