@@ -19,34 +19,45 @@ Deliberately *not* numbers:
 - list markers at the start of a line (``1. Find`` / ``2) Add``),
 - solution-structure labels (``Step 2:``, ``Part 3.``, ``Case 1)``),
 - dates (``3/4/2024``, ``2024-03-04``),
-- digits inside identifiers (``x2``, ``apples_2``, ``H2O``).
+- digits inside identifiers (``x2``, ``apples_2``, ``H2O``),
+- numerals over the bounds of ``bounds.py`` (more than 100 digits, an exponent over 100): these are
+  *oversized*, listed by :func:`read_numbers` with their span and reason, and never given a value.
 Response-side written-out numbers ("three") are not mentions: only numerals carry a computed value whose
 tokens can be scored. Problem-side words *do* count as given values (see :func:`problem_values`).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from verl_ccrl.bounds import MAX_NUMBER_DIGITS, MAX_NUMBER_EXPONENT
 from verl_ccrl.word_numbers import word_number_values
 
 __all__ = [
     "NumberMention",
+    "NumberReading",
+    "OversizedNumber",
+    "approximate",
     "find_number_mentions",
     "normalize_spaces",
+    "read_numbers",
     "parse_single_number",
     "problem_values",
     "word_number_values",
     "value_matches",
 ]
 
+# Python 3.10 has no atomic groups: ``(?=(?P<g>X))(?P=g)`` matches X once and never backtracks into it, which keeps
+# "1,000,000,...,00" linear. A grouped number never starts right after a digit or comma (no rescan inside a run).
 # Thousands: "1,250", LaTeX's "1{,}250", and "18 000" (a space, only when some group starts with 0: "2 500" may
-# be two numbers, "18 000" cannot be).
+# be two numbers, "18 000" cannot be; the lazy look for that group runs once per run of groups).
 _UNSIGNED = (
-    r"(?:\d{1,3}(?:(?:,|\{,\})\d{3})+(?![\d,]\d)|\d{1,3}(?=(?:\ \d{3})*\ 0\d\d(?![\d/]))(?:\ \d{3})+(?![\d/])|\d+)"
-    r"(?:\.\d+)?|\.\d+"
+    r"(?:(?<![\d,}])\d{1,3}(?=(?P<groups>(?:(?:,|\{,\})\d{3})+))(?P=groups)(?![\d,]\d)"
+    r"|(?<![\d,}])(?<!\d\ )\d{1,3}(?=(?:\ \d{3})*?\ 0\d\d(?![\d/]))(?=(?P<spaced>(?:\ \d{3})+))(?P=spaced)(?![\d/])"
+    r"|\d+)(?:\.\d+)?|\.\d+"
 )
 # No-break and thin spaces are spaces (one character each, so spans are unchanged).
 _SPACES = str.maketrans({"\u00a0": " ", "\u2007": " ", "\u2009": " ", "\u202f": " "})
@@ -60,14 +71,15 @@ _NUMBER_PATTERN = re.compile(
     | (?P<slash_num>\d+)/(?P<slash_den>\d+)(?!\d|/\d|\.\d)  # "3/4/2024" is a date, "1/12/day" a rate
     | (?P<plain>(?:"""
     + _UNSIGNED
-    + r""")(?:[eE][+-]?\d+(?![A-Za-z]))?)(?P<percent>(?:\.\.\.|…)?\s?\\?%|\s(?:percent|per\ cent)\b)?
+    + r""")(?:[eE](?=(?P<exponent>[+-]?\d+))(?P=exponent)(?![A-Za-z]))?)
+      (?P<percent>(?:\.\.\.|…)?\s?\\?%|\s(?:percent|per\ cent)\b)?
     )""",
     re.VERBOSE,
 )
 
 # A list marker ("1. ", "2) ") or a structure label ("Step 2:") is an index, not a quantity.
 _LIST_MARKER = re.compile(r"(?m)^[ \t]*(?:[-*][ \t]+)?\d{1,2}[.)](?=[ \t])")
-_STRUCTURE_LABEL = re.compile(r"(?i)\b(?:step|part|case|stage|phase|method|option|example)[ \t]*#?[ \t]*\d+")
+_STRUCTURE_LABEL = re.compile(r"(?i)\b(?:step|part|case|stage|phase|method|option|example)(?:[ \t]*#)?[ \t]*\d+")
 _MINUS_SIGNS = "-−"
 
 
@@ -114,12 +126,7 @@ def value_matches(
     >>> value_matches(find_number_mentions("3")[0], Fraction(10, 3))
     False
     """
-    written_half_unit = Fraction(1, 2 * 10**mention.decimals)
-    readings = [(mention.value, written_half_unit)]
-    if mention.is_percent:
-        # The written digits are the x100 reading, so the fraction reading is 100 times more precise.
-        readings = [(mention.value, written_half_unit / 100), (mention.value * 100, written_half_unit)]
-    for candidate, half_unit in readings:
+    for candidate, half_unit in precision_readings(mention):
         if candidate == exact:
             return True
         if (mention.decimals > 0 or approximate) and abs(candidate - exact) <= half_unit:
@@ -128,6 +135,40 @@ def value_matches(
         if truncated and same_sign and abs(candidate) <= abs(exact) < abs(candidate) + 2 * half_unit:
             return True
     return False
+
+
+def precision_readings(mention: NumberMention) -> list[tuple[Fraction, Fraction]]:
+    """(value, half of the last written unit) for each reading of ``mention``: ``3.33`` is 333/100 give or take
+    1/200; ``25%`` is 1/4 give or take 1/20000 and 25 give or take 1/2.
+
+    >>> precision_readings(find_number_mentions("3.33")[0])
+    [(Fraction(333, 100), Fraction(1, 200))]
+    """
+    written_half_unit = Fraction(1, 2 * 10**mention.decimals)
+    if mention.is_percent:
+        # The written digits are the x100 reading, so the fraction reading is 100 times more precise.
+        return [(mention.value, written_half_unit / 100), (mention.value * 100, written_half_unit)]
+    return [(mention.value, written_half_unit)]
+
+
+def approximate(value: Fraction, significant: int = 6) -> str:
+    """``value`` to ``significant`` digits, as ``%g`` prints a float, at any size: ``float()`` of an exact value
+    over 1.8e308 raises, and ``str()`` of an int over 4,300 digits raises.
+
+    >>> approximate(Fraction(10**400, 3)), approximate(Fraction(-7, 2)), approximate(Fraction(3 * 10**10005))
+    ('3.33333e+399', '-3.5', '3e+10005')
+    """
+    try:
+        return f"{float(value):.{significant}g}"
+    except OverflowError:
+        pass
+    # log10 of an int is exact enough at any size; the mantissa keeps ~12 good digits even at exponent 10**6.
+    magnitude = math.log10(abs(value.numerator)) - math.log10(value.denominator)
+    exponent = math.floor(magnitude)
+    mantissa = f"{10 ** (magnitude - exponent):.{significant}g}"
+    if mantissa.startswith("10"):  # 9.9999996 rounds up to the next power of ten
+        mantissa, exponent = "1", exponent + 1
+    return f"{'-' if value < 0 else ''}{mantissa}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
 
 
 def _decimals_of(number_text: str) -> int:
@@ -139,14 +180,25 @@ def _decimals_of(number_text: str) -> int:
 
 
 def _to_fraction(number_text: str) -> Fraction:
-    digits = number_text.replace("{,}", "").replace(",", "").replace(" ", "")
-    # Fraction(str) parses with a regex; integers and plain decimals (nearly every mention) are built directly.
-    if digits.isdigit():
-        return Fraction(int(digits))
-    whole, dot, decimals = digits.partition(".")
-    if dot and decimals.isdigit() and (whole.isdigit() or not whole):
-        return Fraction(int(whole or "0") * 10 ** len(decimals) + int(decimals), 10 ** len(decimals))
-    return Fraction(digits)
+    """The exact value of a numeral already within the bounds (``_oversize_reason`` is None for it)."""
+    mantissa, _, exponent = number_text.replace("{,}", "").replace(",", "").replace(" ", "").lower().partition("e")
+    # Built from ints: Fraction(str) parses with a regex, and the exponent is applied exactly (1.5e3 = 1500).
+    whole, _, decimals = mantissa.partition(".")
+    value = Fraction(int(whole or "0") * 10 ** len(decimals) + int(decimals or "0"), 10 ** len(decimals))
+    if exponent:
+        value *= Fraction(10) ** int(exponent)
+    return value
+
+
+def _oversize_reason(match: re.Match) -> str | None:
+    """Why the numeral of ``match`` is over a bound of ``bounds.py``, or None. Counts before anything is built."""
+    digits = sum(character.isdigit() for character in match.group())
+    if digits > MAX_NUMBER_DIGITS:
+        return f"{digits} digits over the bound of {MAX_NUMBER_DIGITS}"
+    exponent = match.group("exponent")
+    if exponent is not None and abs(int(exponent)) > MAX_NUMBER_EXPONENT:
+        return f"exponent {int(exponent)} over the bound of {MAX_NUMBER_EXPONENT}"
+    return None
 
 
 def normalize_spaces(text: str) -> str:
@@ -161,22 +213,44 @@ def normalize_spaces(text: str) -> str:
 def _excluded_spans(text: str) -> list[tuple[int, int]]:
     spans = [m.span() for m in _LIST_MARKER.finditer(text)]
     spans.extend(m.span() for m in _STRUCTURE_LABEL.finditer(text))
+    spans.sort()
     return spans
 
 
 def _minus_is_sign(text: str, minus_index: int) -> bool:
     """A minus right before a number is a sign unless it reads as subtraction (``10 - 5``, ``x-5``)."""
-    before = text[:minus_index]
-    stripped = before.rstrip()
-    if not stripped:
+    # Walk back over whitespace instead of slicing the prefix: a slice per signed number is quadratic.
+    index = minus_index - 1
+    while index >= 0 and text[index].isspace():
+        index -= 1
+    if index < 0:
         return True
-    last = stripped[-1]
+    last = text[index]
     if last.isdigit() or last in ")]}%":
         return False
     if last.isalpha() or last == "_":
         # "was -5" is a sign; "x-5" and "x - 5" are subtractions of a variable.
-        return len(stripped) < len(before)
+        return index < minus_index - 1
     return True
+
+
+@dataclass(frozen=True)
+class OversizedNumber:
+    """A numeral over a bound of ``bounds.py``: where it is and why it was not read (no value, no verdict)."""
+
+    start: int
+    end: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """What :func:`read_numbers` found: the valued mentions and the oversized numerals, each in text order;
+    ``complete`` is False when reading stopped at its ``limit`` of mentions."""
+
+    mentions: list[NumberMention]
+    oversized: list[OversizedNumber]
+    complete: bool = True
 
 
 def find_number_mentions(text: str) -> list[NumberMention]:
@@ -185,21 +259,43 @@ def find_number_mentions(text: str) -> list[NumberMention]:
     >>> [(m.text, m.value) for m in find_number_mentions("Step 1: 20 - 3.5 = 16.5, then -2 + 1 = -1")]
     [('20', Fraction(20, 1)), ('3.5', Fraction(7, 2)), ('16.5', Fraction(33, 2)), ('-2', Fraction(-2, 1)), ('1', Fraction(1, 1)), ('-1', Fraction(-1, 1))]
     """
+    return read_numbers(text).mentions
+
+
+def read_numbers(text: str, limit: int | None = None) -> NumberReading:
+    """The mentions of ``text`` and its oversized numerals. Linear in ``len(text)``; never builds a value over
+    the bounds of ``bounds.py``; stops after ``limit`` + 1 mentions when a limit is given (``complete`` False).
+
+    >>> reading = read_numbers("2 * 3 = 6, or " + "9" * 200)
+    >>> [m.text for m in reading.mentions], reading.oversized[0].reason
+    (['2', '3', '6'], '200 digits over the bound of 100')
+    """
     if not isinstance(text, str):
         raise TypeError(f"find_number_mentions expects str, got {type(text).__name__}")
     text = normalize_spaces(text)
     excluded = _excluded_spans(text)
+    next_excluded, reach = 0, -1  # spans sorted by start; reach = furthest end of a span starting at or before
     mentions: list[NumberMention] = []
+    oversized: list[OversizedNumber] = []
     for match in _NUMBER_PATTERN.finditer(text):
         if match.group("date"):
             continue
         start, end = match.span()
         if start > 0 and (text[start - 1].isalpha() or text[start - 1] == "_"):
             continue
-        if any(lo <= start < hi for lo, hi in excluded):
+        while next_excluded < len(excluded) and excluded[next_excluded][0] <= start:
+            reach = max(reach, excluded[next_excluded][1])
+            next_excluded += 1
+        if start < reach:
+            continue
+        reason = _oversize_reason(match)
+        if reason is not None:
+            oversized.append(OversizedNumber(start, end, reason))
             continue
         mentions.extend(_mentions_from_match(text, match))
-    return mentions
+        if limit is not None and len(mentions) > limit:
+            return NumberReading(mentions, oversized, complete=False)
+    return NumberReading(mentions, oversized)
 
 
 def _mentions_from_match(text: str, match: re.Match) -> list[NumberMention]:
@@ -272,13 +368,26 @@ def parse_single_number(text: str) -> Fraction | None:
     >>> parse_single_number("3 apples and 4 pears") is None
     True
     """
-    mentions = find_number_mentions(text)
-    if len(mentions) != 1:
+    reading = read_numbers(text)
+    if len(reading.mentions) != 1 or reading.oversized:
         return None
-    rest = text[: mentions[0].start] + text[mentions[0].end :]
+    mention = reading.mentions[0]
+    rest = text[: mention.start] + text[mention.end :]
     if any(ch.isdigit() for ch in rest) or "=" in rest or "^" in rest:
         return None
-    return mentions[0].value
+    if _FUNCTION_OF_NUMBER.search(rest) or any(name not in _FORMATTING_COMMANDS for name in _COMMAND.findall(rest)):
+        return None  # \sqrt{6561} is 81 and 4! is 24: the bare number would be a silent wrong reading
+    return mention.value
+
+
+# What may surround a single number: formatting. Any other LaTeX command (\sqrt, \log, \pi, \frac with a letter)
+# or a function sign makes the text an expression.
+_COMMAND = re.compile(r"\\([A-Za-z]+|.)", re.DOTALL)
+_FORMATTING_COMMANDS = frozenset(
+    "$ % , ; : ! text textbf textrm textit mathrm mathbf mbox boxed left right displaystyle quad qquad "
+    "big Big ( ) [ ]".split() + [" "]
+)
+_FUNCTION_OF_NUMBER = re.compile(r"[√∛∜]|(?<!\\)!|(?i:\b(?:sqrt|cbrt|log|ln|exp|sin|cos|tan)\b)")
 
 
 def problem_values(problem: str, *, word_numbers: bool = True, extra_values: tuple = ()) -> frozenset[Fraction]:

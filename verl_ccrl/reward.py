@@ -10,6 +10,11 @@ wrong_reward by the final answer (``answer.py``). Pure Python, no verl import.
 
 The token-level form puts s_i/|C| on each number's last token and R_outcome on the last response token, so it
 sums to R: PPO with GAE gets per-token credit where the number was written; GRPO, which sums token rewards, sees R.
+With no tokens (``token_spans=[]``) there is nowhere to put R, so ``token_rewards`` is None.
+
+Bounded cost: a response that crosses a bound of ``bounds.py`` (``analysis.read_within_bounds``: an oversized
+numeral, too long a text or too many numbers; or a final answer the check could not decide) gets ``bounded=True``
+and ``bounded_reason``; its numbers get no terms (R = R_outcome), and an undecided answer is not correct.
 
 Example::
 
@@ -33,8 +38,16 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from verl_ccrl.alignment import TokenSpan, mention_token_indices, span_ends
-from verl_ccrl.analysis import CORRECT, EXTRACTED, UNVERIFIABLE, WRONG, AnalyzedMention, analyze_response
-from verl_ccrl.answer import extract_final_answer, is_answer_correct, is_text_answer, parse_ground_truth
+from verl_ccrl.analysis import (
+    CORRECT,
+    EXTRACTED,
+    UNVERIFIABLE,
+    WRONG,
+    AnalyzedMention,
+    analyze_response,
+    read_within_bounds,
+)
+from verl_ccrl.answer import check_answer, extract_final_answer, is_text_answer, parse_ground_truth
 from verl_ccrl.confidence import number_confidence
 from verl_ccrl.config import CCRLConfig
 
@@ -76,6 +89,8 @@ class CCRLScore:
     mentions: tuple[ScoredMention, ...]
     token_rewards: list[float] | None = field(repr=False)
     entropy_status: str  # "ok", "missing", or why the entropies were not usable
+    bounded: bool = False  # a bound of bounds.py was crossed: no number terms, the answer may be undecided
+    bounded_reason: str = ""  # which bound and where, e.g. "response: exponent 9999999 over the bound of 100 at 8"
 
     def counts(self) -> dict[str, int]:
         """Per-response counts for logging."""
@@ -109,15 +124,23 @@ def score_response(
     """
     config = config or _DEFAULT_CONFIG
     answer = extract_final_answer(response, fallback_last_number=config.answer_fallback_last_number)
-    answer_correct = is_answer_correct(answer, ground_truth)
+    answer_check = check_answer(answer, ground_truth)
+    answer_correct = answer_check.correct
     outcome = config.correct_reward if answer_correct else config.wrong_reward
+    mentions, text_bound = read_within_bounds(problem, response, reference)
+    answer_bound = f"final answer undecided: {answer_check.undecided}" if answer_check.undecided else ""
+    bounds_crossed = [reason for reason in (text_bound, answer_bound) if reason]
 
     extra = [*reference_values_extra]
     text_truth = is_text_answer(str(ground_truth).strip())
     truth_value = None if text_truth else parse_ground_truth(str(ground_truth).strip())
     if truth_value is not None:
         extra.append(truth_value)
-    analyzed = analyze_response(problem, response, reference, reference_values_extra=extra, config=config)
+    analyzed = []
+    if not bounds_crossed:
+        analyzed = analyze_response(
+            problem, response, reference, reference_values_extra=extra, config=config, mentions=mentions
+        )
     if text_truth:  # a text answer ("Vendor 2"): the outcome reward only, as answer.py documents
         analyzed = [_without_verdict(mention) for mention in analyzed]
 
@@ -139,15 +162,15 @@ def score_response(
     total = outcome + confidence_term
 
     token_rewards = None
-    if token_spans is not None:
+    if token_spans:
         token_rewards = [0.0] * len(token_spans)
         for member in members:
             token_rewards[member.token_indices[-1]] += member.term / len(members)
-        if token_rewards:
-            token_rewards[-1] += outcome
+        token_rewards[-1] += outcome
     return CCRLScore(
-        total, outcome, confidence_term, answer, answer_correct, tuple(scored), token_rewards, entropy_status
-    )
+        total, outcome, confidence_term, answer, answer_correct, tuple(scored), token_rewards, entropy_status,
+        bool(bounds_crossed), "; ".join(bounds_crossed),
+    )  # fmt: skip
 
 
 def rescore_numbers(

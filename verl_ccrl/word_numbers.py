@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from verl_ccrl.bounds import MAX_WORD_NUMBER
+
 __all__ = ["word_number_values"]
 
 
@@ -98,6 +100,7 @@ def _read_cardinal(words: list[str], index: int) -> tuple[int, int]:
     """Read a cardinal number starting at ``words[index]``; returns (value, words consumed) or (0, 0).
 
     "and" continues a number only after a scale word ("one hundred and five"), so "three and four" is two numbers.
+    A number stops before it would pass ``MAX_WORD_NUMBER`` ("hundred hundred hundred ..." is several numbers).
     """
     total, current, position = 0, 0, index
     after_scale = False
@@ -107,6 +110,8 @@ def _read_cardinal(words: list[str], index: int) -> tuple[int, int]:
             current += _UNITS.get(word, 0) + _TENS.get(word, 0)
             after_scale = False
         elif word in _SCALES:
+            if (total + max(current, 1) * _SCALES[word]) * 100 > MAX_WORD_NUMBER:
+                break
             if _SCALES[word] == 100:
                 current = max(current, 1) * 100
             else:

@@ -39,7 +39,7 @@ _PERCENT_SUFFIX = re.compile(r"(?:\.\.\.|…)?\s?\\?%|\s(?:percent|per cent)\b")
 # ("65-minute concert"); a single letter glued to a number is an unknown ("4c", "2V"), not a unit.
 _UNIT_WORD = re.compile(
     r"\\(?:text|mathrm)\{[^}\n]{0,40}\}"
-    r"|(?:[A-Za-z]{2,24}|[A-Za-z](?=-[A-Za-z]))(?:[-'’][A-Za-z]+)*(?:['’]s?)?(?![\w'’-])"
+    r"|(?:[A-Za-z]{2,24}|[A-Za-z](?=-[A-Za-z]))(?:[-'’][A-Za-z]{1,24})*(?:['’]s?)?(?![\w'’-])"
 )
 _UNIT_JOINER = re.compile(r"/|[ \t](?:per|of)[ \t]|-")
 _MAX_UNIT_WORDS = 3
