@@ -15,7 +15,16 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["ForkedResult", "call_in_fork"]
+__all__ = ["ForkedResult", "call_in_fork", "process_cpu_s"]
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far, from ``/proc`` (0.0 when it is gone)."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ instead of stalling the suite.
 """
 
 import math
+import subprocess
 import sys
 import time
 from fractions import Fraction
@@ -200,3 +201,45 @@ def test_explain_on_a_huge_exponent_prints_a_table(capsys):
 def test_token_rewards_of_an_empty_token_list_are_none_not_a_wrong_sum():
     score = score_response("p", "2 * 3 = 6. #### 6", "6", token_spans=[], entropies=[])
     assert score.token_rewards is None and score.total == 1.0
+
+
+def test_a_worker_stuck_in_c_code_is_killed_and_the_spare_answers_the_next_check(verify_worker):
+    from verl_ccrl import verify_worker as worker_module
+
+    stuck = worker_module._Worker.__new__(worker_module._Worker)
+    stuck.process = subprocess.Popen(  # answers "ready", then never reads a request: a call stuck past any alarm
+        [sys.executable, "-c", "import time; print('{\"ready\": true}', flush=True); time.sleep(60)"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )  # fmt: skip
+    stuck.buffer, stuck.ready, stuck.next_id = b"", False, 0
+    with worker_module._lock:
+        worker_module._worker, worker_module._spare = stuck, worker_module._worker
+    started = time.perf_counter()
+    assert worker_module.verify("x", "y") == (False, "math-verify gave no verdict within 0.5 s")
+    assert time.perf_counter() - started < SECOND and stuck.process.wait(timeout=5) is not None
+    started = time.perf_counter()
+    assert is_answer_correct("\\sqrt{6561}", "81") is True
+    assert time.perf_counter() - started < SECOND
+
+
+def test_a_chain_of_scale_words_builds_no_number_over_the_word_bound():
+    from verl_ccrl.bounds import MAX_WORD_NUMBER
+    from verl_ccrl.word_numbers import word_number_values
+
+    values = _quick(word_number_values, "hundred " * 20000)
+    assert values and max(values) <= MAX_WORD_NUMBER
+
+
+@pytest.mark.parametrize(
+    "problem, response, reference, reason",
+    [
+        ("p", "1 + 1 = 2. " * 400, None, "response: more than MAX_MENTIONS=1000 numbers"),
+        ("p", "x" * 100_001, None, "response: 100008 characters, over MAX_ANALYSED_CHARS=100000"),
+        ("1 " * 1001, "2 * 3 = 6", None, "problem: more than MAX_MENTIONS=1000 numbers"),
+        ("p", "2 * 3 = 6", "y" * 100_001, "reference: 100001 characters, over MAX_ANALYSED_CHARS=100000"),
+    ],
+)
+def test_a_text_over_a_size_bound_gets_the_outcome_only_and_says_which(problem, response, reference, reason):
+    score = score_response(problem, response + " #### 6", "6", reference=reference)
+    assert (score.bounded, score.bounded_reason, score.confidence_term, score.mentions) == (True, reason, 0.0, ())
+    assert score.total == 1.0

@@ -11,7 +11,8 @@ long it is) has a bound here, and crossing one is a *result*, never an exception
 - a problem, response or reference over :data:`MAX_ANALYSED_CHARS` characters or :data:`MAX_MENTIONS` numbers is
   not judged at all (``analysis.read_within_bounds``);
 - the final-answer check runs math-verify only on inputs that pass :func:`verl_ccrl.answer.verify_screen` and
-  then under a hard deadline of :data:`ANSWER_CHECK_TIMEOUT_S` seconds (``verify_worker``), in any thread.
+  then under a deadline of :data:`ANSWER_CHECK_TIMEOUT_S` seconds, made hard by killing its worker process
+  :data:`VERIFY_KILL_GRACE_S` later (``verify_worker``), in any thread.
 
 A response that crosses a bound gets the outcome reward where it can be decided, no number terms, and
 ``CCRLScore.bounded`` set with the reason (see ``reward.py``), so a trainer can count it.
@@ -60,8 +61,13 @@ MAX_VERIFY_EXPONENT = 1000
 sympy evaluates ``2^{99999999999}`` and ``(9999999999)!`` exactly and never returns."""
 
 ANSWER_CHECK_TIMEOUT_S = 0.5
-"""Hard deadline (seconds) of one math-verify call, enforced by killing its worker process. Ordinary answers take
-5-50 ms there; only inputs that slip past the screen reach the deadline."""
+"""Deadline (seconds) of one math-verify call. The worker stops the call itself at this time (a main-thread alarm
+there); if the call is stuck in C code and does not stop, the caller kills the worker
+:data:`VERIFY_KILL_GRACE_S` later. Ordinary answers take 5-70 ms in a warm worker."""
+
+VERIFY_KILL_GRACE_S = 0.3
+"""Time past :data:`ANSWER_CHECK_TIMEOUT_S` after which the caller kills a worker that has not answered: the hard
+bound of one check is their sum, 0.8 s."""
 
 VERIFY_WORKER_START_TIMEOUT_S = 30.0
 """How long a caller waits for the math-verify worker process to start (importing sympy takes about a second)."""

@@ -2,14 +2,15 @@
 
 math-verify (sympy) can run for ever (``9^{9^{9}}``) and its own timeouts use ``signal.alarm``, which only works in
 a main thread; verl's reward loop calls scorers from executor threads. So :func:`verify` sends the pair to one
-long-lived child process over a pipe and waits for the answer with ``select`` (which works in any thread); past
-the deadline it kills the child and answers "undecided". The next call starts a fresh child (one is started at
-once, in the background, so its import cost overlaps with the caller's work).
+long-lived child process over a pipe and waits for the answer with ``select`` (which works in any thread). The
+child stops a call itself at the deadline (an alarm in its main thread) and answers "undecided"; a call stuck in
+C code that ignores the alarm is ended by the caller killing the child ``VERIFY_KILL_GRACE_S`` later. A warm spare
+child is kept, so a kill costs no restart wait: the spare takes over and a new spare starts in the background.
 
-Cost, measured on a 2-core CPU box (``benchmarks/fuzz_long.py`` prints it): about 0.2 ms of pipe round trip on
-top of math-verify's own 5-50 ms; the start of a child (importing sympy and math-verify, one warm-up call) about
-1.5 s, once per process and once after each killed call. Plain-number answers never reach the worker
-(``answer.py`` decides them exactly in microseconds).
+Cost, measured on a 2-core CPU box: about 0.2 ms of pipe round trip on top of math-verify's own 5-70 ms; the start
+of a child (importing sympy and math-verify, warm-up calls over the usual answer forms, whose first use costs up
+to 0.4 s each) about 2 s, once per process (:func:`start_verify_worker` pays it up front); about 60 MB per child,
+two children. Plain-number answers never reach the worker (``answer.py`` decides them exactly in microseconds).
 
 Not handled: a process that cannot start children (no ``fork``/``exec``, non-POSIX): math-verify then runs in the
 calling thread with the input screen of ``answer.verify_screen`` as the only bound, and a warning says so once.
@@ -29,7 +30,7 @@ import threading
 import time
 import warnings
 
-from verl_ccrl.bounds import ANSWER_CHECK_TIMEOUT_S, VERIFY_WORKER_START_TIMEOUT_S
+from verl_ccrl.bounds import ANSWER_CHECK_TIMEOUT_S, VERIFY_KILL_GRACE_S, VERIFY_WORKER_START_TIMEOUT_S
 
 __all__ = ["start_verify_worker", "stop_verify_worker", "verify"]
 
@@ -82,13 +83,14 @@ class _Worker:
 
 _lock = threading.Lock()
 _worker: _Worker | None = None
+_spare: _Worker | None = None  # started and warming while _worker serves; takes over when _worker is killed
 _unavailable: str | None = None  # why children cannot be used in this process (then math-verify runs in-thread)
 
 
 def _reset_after_fork() -> None:
     # A forked child shares the parent's pipes: it must never talk to the parent's worker, nor inherit its lock.
-    global _lock, _worker
-    _lock, _worker = threading.Lock(), None
+    global _lock, _worker, _spare
+    _lock, _worker, _spare = threading.Lock(), None, None
 
 
 if hasattr(os, "register_at_fork"):
@@ -104,29 +106,31 @@ def start_verify_worker() -> None:
 
 def stop_verify_worker() -> None:
     """Stop the worker (tests; it also stops by itself when this process exits, on end of input)."""
-    global _worker
+    global _worker, _spare
     with _lock:
-        if _worker is not None:
-            _worker.kill()
-            _worker = None
+        for worker in (_worker, _spare):
+            if worker is not None:
+                worker.kill()
+        _worker = _spare = None
 
 
-def _spawn() -> None:
-    global _worker, _unavailable
+def _spawn() -> _Worker | None:
+    global _unavailable
     if os.name != "posix":
         _unavailable = "not a POSIX system"
-        return
+        return None
     try:
-        _worker = _Worker()
+        return _Worker()
     except OSError as error:
         _unavailable = f"cannot start a child process ({error})"
+        return None
 
 
 def _ready_worker(deadline: float) -> _Worker | None:
-    """The running, ready worker (started if needed), or None if none can run. Call with ``_lock`` held."""
-    global _worker, _unavailable
+    """The running, ready worker (the spare or a new one if needed), or None if none can run. Hold ``_lock``."""
+    global _worker, _spare, _unavailable
     if _worker is None and _unavailable is None:
-        _spawn()
+        _worker, _spare = _spare or _spawn(), None
     if _worker is None:
         return None
     if not _worker.ready:
@@ -137,6 +141,8 @@ def _ready_worker(deadline: float) -> _Worker | None:
             _unavailable = "the worker did not start within VERIFY_WORKER_START_TIMEOUT_S"
             return None
         _worker.ready = True
+    if _spare is None and _unavailable is None:
+        _spare = _spawn()  # after the worker is ready, so the two warm-ups do not compete for the CPU
     return _worker
 
 
@@ -153,16 +159,16 @@ def verify(answer: str, truth: str, timeout_s: float = ANSWER_CHECK_TIMEOUT_S) -
         if worker is None:
             return _verify_in_thread(answer, truth)
         worker.next_id += 1
-        request = {"id": worker.next_id, "gold": truth, "pred": answer, "soft_s": timeout_s * 0.8}
+        request = {"id": worker.next_id, "gold": truth, "pred": answer, "soft_s": timeout_s}
         try:
             worker.process.stdin.write(json.dumps(request).encode() + b"\n")
             worker.process.stdin.flush()
-            reply = worker.read_line(time.monotonic() + timeout_s)
+            reply = worker.read_line(time.monotonic() + timeout_s + VERIFY_KILL_GRACE_S)
         except (OSError, ValueError):
             reply = None
         if reply is None or reply.get("id") != request["id"]:
             worker.kill()
-            _spawn()  # start the next one now: its import overlaps with the caller's work
+            _worker = None  # the warm spare takes over on the next call
             return False, f"math-verify gave no verdict within {timeout_s:g} s"
         if reply.get("timeout"):
             return False, f"math-verify gave no verdict within {timeout_s:g} s"
@@ -191,6 +197,13 @@ def _math_verify(answer: str, truth: str) -> bool:
         return False
 
 
+_WARM_UP = [
+    ("1", "1"), ("x^2", "{1, 2}"), ("4!", "3/4/2024"), ("\\sqrt{6561}", "81"), ("1e100", "0 2/2"), ("x+1", "1+x"),
+    ("\\frac{3}{4}", "0.75"), ("(1, 2]", "[1, 2)"), ("2\\pi", "6.28"), ("\\{1,2\\}", "\\{2,1\\}"), ("a=5", "5"),
+    ("50\\%", "0.5"), ("375/45", "{1, 2}"), ("x2", "81"), ("\\infty", "-\\infty"), ("3 \\text{ dollars}", "3"),
+]  # fmt: skip
+
+
 class _SoftTimeout(BaseException):  # not Exception: math-verify catches those
     pass
 
@@ -209,7 +222,14 @@ def _serve() -> None:
         raise _SoftTimeout
 
     signal.signal(signal.SIGALRM, on_alarm)
-    _math_verify("1", "1")  # import and warm up sympy and the LaTeX grammar before saying ready
+    for answer, truth in _WARM_UP:  # the first use of each sympy path costs up to 0.4 s: pay it before "ready"
+        signal.setitimer(signal.ITIMER_REAL, 5.0)
+        try:
+            _math_verify(answer, truth)
+        except (_SoftTimeout, MemoryError, RecursionError):
+            pass
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
     out = sys.stdout.buffer
     out.write(b'{"ready": true}\n')
     out.flush()
