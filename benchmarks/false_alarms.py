@@ -13,8 +13,8 @@ annotations removed), ``model`` (stripped, and ``#### x`` written as ``The answe
 
 Figures: crashes; numbers judged wrong; false-alarm rate wrong / (correct + wrong); coverage (correct + wrong) /
 computed, and the same over computed numbers that are not restatements (a restatement copies an earlier value and
-gets no verdict by design); final-answer accuracy; milliseconds per response (median, p99, max) and how many
-responses took over 1 s. Benchmark files are not part of this repository: bring them to your machine yourself.
+gets no verdict by design); final-answer accuracy; milliseconds per response (median, p99, max; wall clock, and
+CPU time of the process, which a loaded machine does not inflate) and how many responses took over 1 s. Benchmark files are not part of this repository: bring them to your machine yourself.
 """
 
 from __future__ import annotations
@@ -68,9 +68,10 @@ def measure(rows: list[dict], style: str) -> dict:
     alarms: list[tuple[int, str, str, str]] = []
     crashes: list[tuple[int, str]] = []
     seconds: list[float] = []
+    cpu_seconds: list[float] = []
     for row_index, row in enumerate(rows):
         response, truth = styled_solution(row["answer"], style)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             score = score_response(row["question"], response, truth)
         except Exception:  # noqa: BLE001 - a crash is a finding to count and show, not a reason to stop
@@ -78,6 +79,7 @@ def measure(rows: list[dict], style: str) -> dict:
             continue
         finally:
             seconds.append(time.perf_counter() - started)
+            cpu_seconds.append(time.process_time() - cpu_started)
         counts["answers_right"] += score.answer_correct
         for mention in score.mentions:
             if mention.kind == EXTRACTED:
@@ -88,7 +90,7 @@ def measure(rows: list[dict], style: str) -> dict:
             if mention.verdict == WRONG:
                 counts["wrong"] += 1
                 alarms.append((row_index, mention.text, mention.reason, _line_of(response, mention.start)))
-    return {"counts": counts, "alarms": alarms, "crashes": crashes, "seconds": seconds, "rows": len(rows)}
+    return {"counts": counts, "alarms": alarms, "crashes": crashes, "seconds": seconds, "cpu_seconds": cpu_seconds, "rows": len(rows)}
 
 
 def report(result: dict, style: str, show: int) -> str:
@@ -110,6 +112,12 @@ def report(result: dict, style: str, show: int) -> str:
         lines.append(
             f"ms per response: median {statistics.median(ms):.2f}, p99 {_percentile(ms, 0.99):.2f}, "
             f"max {ms[-1]:.1f}; over 1 s: {sum(s > 1 for s in seconds)}"
+        )
+        # CPU time of this process: what the scorer costs, free of other processes sharing the machine.
+        cpu_ms = sorted(1000 * s for s in result["cpu_seconds"])
+        lines.append(
+            f"CPU ms per response: median {statistics.median(cpu_ms):.2f}, p99 {_percentile(cpu_ms, 0.99):.2f}, "
+            f"max {cpu_ms[-1]:.1f}"
         )
     for row_index, text, reason, line in result["alarms"][:show]:
         lines.append(f"  wrong: row {row_index} {text!r} ({reason}) in: {line[:160]}")

@@ -75,7 +75,7 @@ def main() -> None:
 
     from verl_ccrl import TokenAligner, score_response
     from verl_ccrl.analysis import _given_values, reference_values
-    from verl_ccrl.answer import parse_ground_truth
+    from verl_ccrl.answer import is_text_answer, parse_ground_truth
 
     tokenizer = qwen_tokenizer()
     aligner = TokenAligner(tokenizer)
@@ -112,6 +112,7 @@ def main() -> None:
         _given_values.cache_clear()
         reference_values.cache_clear()
         parse_ground_truth.cache_clear()
+        is_text_answer.cache_clear()
 
     naive()  # warm-up: imports, first-call costs
     clear_caches()

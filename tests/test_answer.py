@@ -55,3 +55,43 @@ def test_math_verify_path_works_off_the_main_thread():
 
 def test_overlong_non_numeric_answers_are_refused_without_math_verify():
     assert not is_answer_correct("x + " * 200 + "1", "x")
+
+
+# Ground truths as the benchmarks publish them (issue 11): floats from Python arithmetic, text answers.
+@pytest.mark.parametrize(
+    "answer, truth",
+    [("5/6", "0.8333333333333334"), ("\\frac{5}{6}", "0.8333333333333334"), ("0.83", "0.8333333333333334"),
+     ("0.833333", "0.8333333333333334"), ("3244047.1", "3244047.0999999996"), ("3244047.10", "3244047.0999999996"),
+     ("12.13", "12.124999999999998"), ("5/6", 0.8333333333333334), ("-2.67", "-2.6666666666666665")],
+)  # fmt: skip
+def test_a_float_ground_truth_accepts_its_intended_value_and_its_roundings(answer, truth):
+    assert is_answer_correct(answer, truth)
+
+
+@pytest.mark.parametrize(
+    "answer, truth",
+    [("3244047", "3244047.0999999996"), ("0.8", "0.8333333333333334"), ("0.84", "0.8333333333333334"),
+     ("0.82", "0.8333333333333334"), ("4/5", "0.8333333333333334"), ("12.12", "12.124999999999998"),
+     ("0.83", "0.8333")],
+)  # fmt: skip
+def test_a_float_ground_truth_refuses_other_roundings_and_a_short_truth_stays_exact(answer, truth):
+    assert not is_answer_correct(answer, truth)
+
+
+@pytest.mark.parametrize(
+    "answer, truth",
+    [("the 60th caller", "The 60th caller."), ("\\text{Vendor 2}", "Vendor 2"), ("1 hour", "1 hour"),
+     ("Each term in pattern B is 10 times the corresponding term in pattern A",
+      "Each term in pattern B is 10 times the corresponding term in pattern A.")],
+)  # fmt: skip
+def test_a_text_ground_truth_is_matched_as_normalised_text(answer, truth):
+    assert is_answer_correct(answer, truth)
+
+
+@pytest.mark.parametrize(
+    "answer, truth",
+    [("60", "The 60th caller."), ("2", "Vendor 2"), ("1", "1 hour"), ("60 minutes", "1 hour"),
+     ("10", "Each term in pattern B is 10 times the corresponding term in pattern A."), ("Vendor 3", "Vendor 2")],
+)  # fmt: skip
+def test_a_text_ground_truth_is_never_read_as_a_number(answer, truth):
+    assert not is_answer_correct(answer, truth)

@@ -169,3 +169,13 @@ def test_token_level_scores_keep_the_total_and_put_terms_on_their_tokens():
 def test_token_terms_outside_the_response_stay_in_the_last_token():
     scores = place_token_rewards(3, 1.0, [(7, 0.5)])
     assert scores == [0.0, 0.0, 1.0]
+
+
+def test_a_text_ground_truth_gets_the_outcome_reward_and_no_number_terms():
+    problem = "Vendor 1 sells 3 pens for $4, Vendor 2 sells 5 pens for $6. Which is cheaper per pen?"
+    response = "4 / 3 = 1.33 and 6 / 5 = 1.20, so the answer is Vendor 2."
+    spans = [(i, i + 1) for i in range(len(response))]
+    score = score_response(problem, response, "Vendor 2", token_spans=spans, entropies=[0.0] * len(spans))
+    assert score.answer_correct
+    assert score.confidence_term == 0.0 and score.total == score.outcome == 1.0
+    assert [m for m in score.mentions if m.in_reward] == []

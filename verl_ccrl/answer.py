@@ -12,11 +12,30 @@ Example::
     '18.50'
     >>> is_answer_correct("18.50", "18.5"), is_answer_correct("$1,000", "1000"), is_answer_correct("72", "71")
     (True, True, False)
+
+How an answer is compared with the ground truth, the first rule that applies:
+
+1. **Text ground truths** (a word of two or more letters outside LaTeX commands: TabMWP's "Each term in pattern
+   B is 10 times ...", ASDiv's "The 60th caller.", "Vendor 2", "1 hour") are compared as normalised text, never
+   read as a number: Unicode NFKC, ``\\text{}`` unwrapped, case, punctuation, thousands commas, surrounding
+   spaces and a leading article ignored. "the 60th caller" matches "The 60th caller."; "60" does not, nor does
+   "1" match "1 hour". ``is_text_answer`` tells such items apart; they get the outcome reward and no number terms.
+2. **Numbers**: equal exactly (``Fraction``): "18.50" = "18.5", "$1,000" = "1000", "3/4" = "0.75"; a percentage
+   equals its number ("25%" = "25").
+3. **Float ground truths**: a ground truth written with 12 or more significant digits came out of floating-point
+   arithmetic (GSM-Hard's ``3244047.0999999996``, MAWPS's ``0.8333333333333334``). Its intended value is the
+   fraction with denominator at most 1000 within relative 1e-12 of it, if any (3244047.1, 5/6). Accepted: that
+   value exactly ("3244047.1", "5/6", "\\frac{5}{6}"), and an answer written with two or more decimals that is
+   the intended value (else the float) rounded to those decimals ("0.83", "0.8333" for 5/6; "12.13" for
+   ``12.124999999999998``). Not accepted: fewer than two decimals unless exact ("0.8" for 5/6, "3244047" for
+   3244047.1), other values ("0.84", "0.82" for 5/6). A ground truth with fewer digits is compared by rule 2.
+4. Anything else (expressions, sets, LaTeX) goes to math-verify, through the screen and the worker above.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -25,7 +44,14 @@ from verl_ccrl.bounds import ANSWER_CHECK_TIMEOUT_S, MAX_VERIFY_CHARS, MAX_VERIF
 from verl_ccrl.number_mentions import find_number_mentions, parse_single_number, read_numbers
 from verl_ccrl.verify_worker import verify
 
-__all__ = ["AnswerCheck", "check_answer", "extract_final_answer", "is_answer_correct", "verify_screen"]
+__all__ = [
+    "AnswerCheck",
+    "check_answer",
+    "extract_final_answer",
+    "is_answer_correct",
+    "is_text_answer",
+    "verify_screen",
+]
 
 _HASH_ANSWER = re.compile(r"####\s*([^\n]+)")
 # The rest of the line after the cue; the stated answer ends at the first "." that ends a sentence. The gap is
@@ -115,10 +141,12 @@ def check_answer(
     if answer is None:
         return AnswerCheck(False)
     truth_text = str(ground_truth).strip()
+    if is_text_answer(truth_text):
+        return AnswerCheck(_normalized_text(answer) == _normalized_text(truth_text))
     answer_value = parse_single_number(answer)
     truth_value = parse_ground_truth(truth_text)
     if answer_value is not None and truth_value is not None:
-        if answer_value == truth_value:
+        if answer_value == truth_value or _float_truth_accepts(truth_text, truth_value, answer):
             return AnswerCheck(True)
         # "25%" against a ground truth of 25 (and the reverse): the percent sign is a unit, not a factor.
         return AnswerCheck(
@@ -191,3 +219,73 @@ def _has_power_tower(text: str) -> bool:
 def parse_ground_truth(truth_text: str) -> Fraction | None:
     """``parse_single_number`` cached: every sampled response of a problem is checked against the same truth."""
     return parse_single_number(truth_text)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Text ground truths and float ground truths (rules 1 and 3 of the module docstring).
+
+_TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|textit|mathrm|mbox)\s*\{([^{}]*)\}")
+_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+_MATH_WORDS = frozenset("sin cos tan cot sec csc log ln exp sqrt pi infty inf mod gcd lcm min max deg".split())
+_NOT_TEXT_CHARACTER = re.compile(r"[^\w.%/]+|(?<!\d)\.|\.(?!\d)")
+_THOUSANDS_COMMA = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_ARTICLES = ("the", "a", "an")
+_FLOAT_DIGITS = 12
+_FLOAT_TOLERANCE = Fraction(1, 10**12)
+_MAX_DENOMINATOR = 1000
+
+
+@lru_cache(maxsize=8192)
+def is_text_answer(truth_text: str) -> bool:
+    """Whether a ground truth is text (a word of two or more letters that is no LaTeX command or function name).
+
+    >>> [is_text_answer(truth) for truth in ("The 60th caller.", "1 hour", "\\\\frac{5}{6}", "42")]
+    [True, True, False, False]
+    """
+    unwrapped = _TEXT_WRAPPER.sub(r" \1 ", str(truth_text))
+    return any(word.lower() not in _MATH_WORDS for word in _WORD.findall(unwrapped))
+
+
+def _normalized_text(text: str) -> str:
+    """Case, punctuation, ``\\text{}``, thousands commas and a leading article do not count.
+
+    >>> _normalized_text("\\\\text{The 60th  Caller.}"), _normalized_text("1,250.5 hours")
+    ('60th caller', '1250.5 hours')
+    """
+    text = _TEXT_WRAPPER.sub(r" \1 ", unicodedata.normalize("NFKC", text))
+    text = _THOUSANDS_COMMA.sub("", text.replace("$", " "))
+    words = _NOT_TEXT_CHARACTER.sub(" ", text.lower()).split()
+    if words and words[0] in _ARTICLES:
+        words = words[1:]
+    return " ".join(words)
+
+
+def _float_truth_accepts(truth_text: str, truth: Fraction, answer: str) -> bool:
+    """Rule 3: an answer to a ground truth that came out of floating-point arithmetic.
+
+    >>> _float_truth_accepts("0.8333333333333334", Fraction("0.8333333333333334"), "5/6")
+    True
+    >>> _float_truth_accepts("3244047.0999999996", Fraction("3244047.0999999996"), "3244047")
+    False
+    """
+    if _significant_digits(truth_text) < _FLOAT_DIGITS:
+        return False
+    intended = truth.limit_denominator(_MAX_DENOMINATOR)
+    if abs(intended - truth) > _FLOAT_TOLERANCE * abs(truth):
+        intended = truth
+    mentions = find_number_mentions(answer)
+    if len(mentions) != 1:
+        return False
+    written = mentions[0]
+    if written.value == intended:
+        return True
+    if written.decimals < 2:
+        return False
+    scale = 10**written.decimals
+    rounded = Fraction(int((intended * scale + Fraction(1, 2)) // 1), scale)  # half up
+    return written.value == rounded
+
+
+def _significant_digits(number_text: str) -> int:
+    mantissa = number_text.lstrip("+-").lower().split("e")[0]
+    return len(mantissa.replace(".", "").lstrip("0"))

@@ -8,11 +8,12 @@ Example::
     >>> [(m.text, m.value) for m in find_number_mentions("She pays $1,250.50 for 3/4 of 12kg, a 25% cut.")]
     [('1,250.50', Fraction(2501, 2)), ('3/4', Fraction(3, 4)), ('12', Fraction(12, 1)), ('25', Fraction(1, 4))]
 
-Recognised: integers, decimals (``3.5``, ``.5``), thousands separators (``1,000``), negatives (``-5`` where the
-minus is a sign, not a subtraction), fractions (``3/4``, ``\\frac{3}{4}``, ``\\dfrac``, ``\\tfrac``), mixed numbers
-(``2 1/2``, ``2\\frac{1}{2}``), percentages (``25%``, ``25\\%``, ``25 percent``: value 1/4, ``is_percent``), money
-(``$18.50``, ``\\$18.50``: the span is the digits only), scientific notation (``1.5e3``) and numbers glued to
-units (``12kg``, ``5x``).
+Recognised: integers, decimals (``3.5``, ``.5``), thousands separators (``1,000``, LaTeX's ``1{,}000``, and a
+space when a group starts with 0: ``18 000``; ``2 500`` stays two numbers), negatives (``-5`` where the minus is a
+sign, not a subtraction), fractions (``3/4``, ``\\frac{3}{4}``, ``\\dfrac``, ``\\tfrac``), mixed numbers (``2 1/2``,
+``5 and 2/3``, ``2\\frac{1}{2}``), percentages (``25%``, ``25\\%``, ``25 percent``, ``66.666...%``: value 1/4,
+``is_percent``), money (``$18.50``, ``\\$18.50``: the span is the digits only), scientific notation (``1.5e3``)
+and numbers glued to units (``12kg``, ``5x``). No-break and thin spaces count as spaces.
 
 Deliberately *not* numbers:
 - list markers at the start of a line (``1. Find`` / ``2) Add``),
@@ -39,6 +40,7 @@ __all__ = [
     "NumberReading",
     "OversizedNumber",
     "find_number_mentions",
+    "normalize_spaces",
     "read_numbers",
     "parse_single_number",
     "problem_values",
@@ -48,20 +50,27 @@ __all__ = [
 
 # Python 3.10 has no atomic groups: ``(?=(?P<g>X))(?P=g)`` matches X once and never backtracks into it, which keeps
 # "1,000,000,...,00" linear. A grouped number never starts right after a digit or comma (no rescan inside a run).
+# Thousands: "1,250", LaTeX's "1{,}250", and "18 000" (a space, only when some group starts with 0: "2 500" may
+# be two numbers, "18 000" cannot be; the lazy look for that group runs once per run of groups).
 _UNSIGNED = (
-    r"(?:(?<![\d,])\d{1,3}(?=(?P<groups>(?:,\d{3})+))(?P=groups)(?![\d,]\d)|\d+)(?:\.\d+)?|\.\d+"
+    r"(?:(?<![\d,}])\d{1,3}(?=(?P<groups>(?:(?:,|\{,\})\d{3})+))(?P=groups)(?![\d,]\d)"
+    r"|(?<![\d,}])(?<!\d\ )\d{1,3}(?=(?:\ \d{3})*?\ 0\d\d(?![\d/]))(?=(?P<spaced>(?:\ \d{3})+))(?P=spaced)(?![\d/])"
+    r"|\d+)(?:\.\d+)?|\.\d+"
 )
+# No-break and thin spaces are spaces (one character each, so spans are unchanged).
+_SPACES = str.maketrans({"\u00a0": " ", "\u2007": " ", "\u2009": " ", "\u202f": " "})
 
 _NUMBER_PATTERN = re.compile(
     # The lookahead lets the engine skip, in one test, every position that cannot start a number (3x faster).
     r"""(?=[\d.\\])(?:
       (?P<date>\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b)
     | (?P<latex_whole>\d+)?\\[dt]?frac\s*\{\s*(?P<latex_num>\d+(?:\.\d+)?)\s*\}\s*\{\s*(?P<latex_den>\d+(?:\.\d+)?)\s*\}
-    | (?P<mixed_whole>\d+)\ (?P<mixed_num>\d+)/(?P<mixed_den>\d+)(?![\d/])
-    | (?P<slash_num>\d+)/(?P<slash_den>\d+)(?![\d/]|\.\d)
+    | (?P<mixed_whole>\d+)(?:\ |\ and\ )(?P<mixed_num>\d+)/(?P<mixed_den>\d+)(?!\d|/\d)
+    | (?P<slash_num>\d+)/(?P<slash_den>\d+)(?!\d|/\d|\.\d)  # "3/4/2024" is a date, "1/12/day" a rate
     | (?P<plain>(?:"""
     + _UNSIGNED
-    + r""")(?:[eE](?=(?P<exponent>[+-]?\d+))(?P=exponent)(?![A-Za-z]))?)(?P<percent>\s?\\?%|\s(?:percent|per\ cent)\b)?
+    + r""")(?:[eE](?=(?P<exponent>[+-]?\d+))(?P=exponent)(?![A-Za-z]))?)
+      (?P<percent>(?:\.\.\.|…)?\s?\\?%|\s(?:percent|per\ cent)\b)?
     )""",
     re.VERBOSE,
 )
@@ -98,14 +107,19 @@ class NumberMention:
         return (self.value,)
 
 
-def value_matches(mention: NumberMention, exact: Fraction, *, approximate: bool = False) -> bool:
+def value_matches(
+    mention: NumberMention, exact: Fraction, *, approximate: bool = False, truncated: bool = False
+) -> bool:
     """Whether a written number states ``exact``, allowing for the precision it was written with.
 
-    A number written with ``d`` decimals matches when it is ``exact`` rounded to ``d`` decimals
-    (``3.33`` matches 10/3; ``3.34`` does not). Integers must be exact unless ``approximate`` (a ``≈``),
-    where they may be ``exact`` rounded to the nearest integer.
+    A number written with ``d`` decimals matches when it is ``exact`` rounded to ``d`` decimals (``3.33``
+    matches 10/3; ``3.34`` and ``6.66`` for 20/3 do not), or truncated to them when ``truncated`` (the writer
+    marked it so: ``66.666...``). Integers must be exact unless ``approximate`` (a ``≈``), where they may be
+    ``exact`` rounded to the nearest integer.
 
     >>> value_matches(find_number_mentions("3.33")[0], Fraction(10, 3))
+    True
+    >>> value_matches(find_number_mentions("66.666")[0], Fraction(200, 3), truncated=True)
     True
     >>> value_matches(find_number_mentions("3")[0], Fraction(10, 3))
     False
@@ -114,6 +128,9 @@ def value_matches(mention: NumberMention, exact: Fraction, *, approximate: bool 
         if candidate == exact:
             return True
         if (mention.decimals > 0 or approximate) and abs(candidate - exact) <= half_unit:
+            return True
+        same_sign = (candidate < 0) == (exact < 0)
+        if truncated and same_sign and abs(candidate) <= abs(exact) < abs(candidate) + 2 * half_unit:
             return True
     return False
 
@@ -142,7 +159,7 @@ def _decimals_of(number_text: str) -> int:
 
 def _to_fraction(number_text: str) -> Fraction:
     """The exact value of a numeral already within the bounds (``_oversize_reason`` is None for it)."""
-    mantissa, _, exponent = number_text.replace(",", "").lower().partition("e")
+    mantissa, _, exponent = number_text.replace("{,}", "").replace(",", "").replace(" ", "").lower().partition("e")
     # Built from ints: Fraction(str) parses with a regex, and the exponent is applied exactly (1.5e3 = 1500).
     whole, _, decimals = mantissa.partition(".")
     value = Fraction(int(whole or "0") * 10 ** len(decimals) + int(decimals or "0"), 10 ** len(decimals))
@@ -160,6 +177,15 @@ def _oversize_reason(match: re.Match) -> str | None:
     if exponent is not None and abs(int(exponent)) > MAX_NUMBER_EXPONENT:
         return f"exponent {int(exponent)} over the bound of {MAX_NUMBER_EXPONENT}"
     return None
+
+
+def normalize_spaces(text: str) -> str:
+    """``text`` with no-break and thin spaces as plain spaces; the same length, so spans carry over.
+
+    >>> normalize_spaces("12\u00a0+ 3")
+    '12 + 3'
+    """
+    return text.translate(_SPACES)
 
 
 def _excluded_spans(text: str) -> list[tuple[int, int]]:
@@ -224,6 +250,7 @@ def read_numbers(text: str, limit: int | None = None) -> NumberReading:
     """
     if not isinstance(text, str):
         raise TypeError(f"find_number_mentions expects str, got {type(text).__name__}")
+    text = normalize_spaces(text)
     excluded = _excluded_spans(text)
     next_excluded, reach = 0, -1  # spans sorted by start; reach = furthest end of a span starting at or before
     mentions: list[NumberMention] = []

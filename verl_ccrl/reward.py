@@ -33,6 +33,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ from verl_ccrl.analysis import (
     analyze_response,
     read_within_bounds,
 )
-from verl_ccrl.answer import check_answer, extract_final_answer, parse_ground_truth
+from verl_ccrl.answer import check_answer, extract_final_answer, is_text_answer, parse_ground_truth
 from verl_ccrl.confidence import number_confidence
 from verl_ccrl.config import CCRLConfig
 from verl_ccrl.shaping import number_term
@@ -134,7 +135,8 @@ def score_response(
     bounds_crossed = [reason for reason in (text_bound, answer_bound) if reason]
 
     extra = [*reference_values_extra]
-    truth_value = parse_ground_truth(str(ground_truth).strip())
+    text_truth = is_text_answer(str(ground_truth).strip())
+    truth_value = None if text_truth else parse_ground_truth(str(ground_truth).strip())
     if truth_value is not None:
         extra.append(truth_value)
     analyzed = []
@@ -142,6 +144,8 @@ def score_response(
         analyzed = analyze_response(
             problem, response, reference, reference_values_extra=extra, config=config, mentions=mentions
         )
+    if text_truth:  # a text answer ("Vendor 2"): the outcome reward only, as answer.py documents
+        analyzed = [_without_verdict(mention) for mention in analyzed]
 
     entropy_values, entropy_status = _usable_entropies(token_spans, entropies)
     ends = span_ends(token_spans) if token_spans is not None else None
@@ -260,6 +264,12 @@ def _usable_entropies(token_spans, entropies) -> tuple[list[float] | None, str]:
     if len(values) != len(token_spans):
         return None, f"length mismatch: {len(values)} entropies for {len(token_spans)} tokens"
     return values, "ok"
+
+
+def _without_verdict(mention: AnalyzedMention) -> AnalyzedMention:
+    if mention.verdict not in (CORRECT, WRONG):
+        return mention
+    return dataclasses.replace(mention, verdict=UNVERIFIABLE, reason="text ground truth: no number terms")
 
 
 def _scored(mention: AnalyzedMention, indices, confidence: float | None, config: CCRLConfig) -> ScoredMention:
