@@ -93,15 +93,23 @@ _UNREADABLE = (ValueError, ArithmeticError, RecursionError, TypeError)
 
 @dataclass
 class LoadStats:
-    """What a load read: rows seen, records kept, and rows skipped per reason (``field: reason``)."""
+    """What a load read: rows seen, records kept, rows skipped per reason (``field: reason``), and the records kept
+    per answer type (``number``, ``float``, ``text``: see :mod:`~data_prep.sources.answers`)."""
 
     rows: int = 0
     kept: int = 0
     skipped: Counter = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
+    answer_types: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "kept": self.kept, "skipped": dict(self.skipped), "examples": self.examples[:5]}
+        return {
+            "rows": self.rows,
+            "kept": self.kept,
+            "skipped": dict(self.skipped),
+            "answer_types": dict(self.answer_types),
+            "examples": self.examples[:5],
+        }
 
 
 @dataclass(frozen=True)
@@ -265,6 +273,7 @@ def load_source(
             continue
         seen_ids.add(record.id)
         records.append(record)
+        stats.answer_types[record.meta.get("answer_type", "number")] += 1
     stats.kept = len(records)
     if stats.skipped:
         logger.warning("%s: skipped %d malformed rows: %s", where, sum(stats.skipped.values()), dict(stats.skipped))

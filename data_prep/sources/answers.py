@@ -6,7 +6,7 @@ answer check reads it; the ground truth itself is the published answer:
 ========== ================================================ ============================= =========================
 type       published as                                     ground truth written          how it is judged
 ========== ================================================ ============================= =========================
-``number`` ``18``, ``"1,522.81"``, ``"3/10"``, ``72.0``      the exact value: ``18``,      exactly
+``number`` ``18``, ``"1,522.81"``, ``"6/20"``, ``72.0``      the exact value: ``18``,      exactly
                                                             ``1522.81``, ``3/10``, ``72``
 ``float``  a value of 12+ significant digits, the trace of  the published digits:         with a tolerance
            binary floating point (GSM-Hard ``target``       ``3244047.0999999996``
@@ -97,7 +97,9 @@ def published_answer(
     number = _strict_number(published)
     if number is not None:
         kind = "float" if significant_digits(published) >= FLOAT_DIGITS and number.denominator != 1 else "number"
-        return PublishedAnswer(format_value(number), kind, published)
+        # a fraction stays a fraction ("3/10", not "0.3"): TabMWP asks for one ("Simplify your answer")
+        fraction = "/" in published and number.denominator != 1
+        return PublishedAnswer(str(number) if fraction else format_value(number), kind, published)
     if not text_allowed:
         raise DataError(where, row_id, field_name, f"{value!r} is not a single number.")
     return PublishedAnswer(published, "text", published)
