@@ -63,7 +63,10 @@ ASDIV_XML = """<?xml version="1.0" encoding="UTF-8" ?>
 def test_asdiv_xml_loads_every_problem_with_its_id_and_body_and_question(tmp_path):
     records = load_source("asdiv", "validation", input_path=_write(tmp_path / "ASDiv.xml", ASDIV_XML))
     assert [r.id for r in records] == ["t-0001", "t-0002", "t-0003", "t-0004"]
-    assert records[0].question == "Nine red kites and four green kites fly over the park. How many kites fly over the park?"
+    assert (
+        records[0].question
+        == "Nine red kites and four green kites fly over the park. How many kites fly over the park?"
+    )
     assert records[0].reference == "9+4=13\n#### 13"
 
 
@@ -97,17 +100,34 @@ def test_a_file_that_is_not_xml_names_the_file_and_line(tmp_path):
 # ------------------------------------------------------------------------------------------------------------ MAWPS
 
 MAWPS_ORIGINAL = [  # iIndex, sQuestion, lEquations, lSolutions: MAWPS as its authors publish it
-    {"iIndex": 11, "sQuestion": "A box holds 7 rows of 8 eggs. How many eggs?", "lEquations": ["7*8=x"],
-     "lSolutions": [56.0]},
-    {"iIndex": 12, "sQuestion": "Jo ran 5 miles in 6 days, the same each day. How far each day?",
-     "lEquations": ["X=(5.0/6.0)"], "lSolutions": ["0.8333333333333334"]},
+    {
+        "iIndex": 11,
+        "sQuestion": "A box holds 7 rows of 8 eggs. How many eggs?",
+        "lEquations": ["7*8=x"],
+        "lSolutions": [56.0],
+    },
+    {
+        "iIndex": 12,
+        "sQuestion": "Jo ran 5 miles in 6 days, the same each day. How far each day?",
+        "lEquations": ["X=(5.0/6.0)"],
+        "lSolutions": ["0.8333333333333334"],
+    },
 ]
 MAWPS_MWPTOOLKIT = [  # id, original_text, segmented_text, equation, ans: MWPToolkit's dataset/mawps/MAWPS.json
-    {"id": 1, "original_text": "A box holds 7 rows of 8 eggs . How many eggs ?",
-     "segmented_text": "A box holds 7 rows of 8 eggs . How many eggs ?", "equation": "x=7*8", "ans": 56.0},
-    {"id": 2, "original_text": "Jo ran 5 miles in 6 days , the same each day . How far each day ?",
-     "segmented_text": "Jo ran 5 miles in 6 days , the same each day . How far each day ?",
-     "equation": "X=(5.0/6.0)", "ans": "0.8333333333333334"},
+    {
+        "id": 1,
+        "original_text": "A box holds 7 rows of 8 eggs . How many eggs ?",
+        "segmented_text": "A box holds 7 rows of 8 eggs . How many eggs ?",
+        "equation": "x=7*8",
+        "ans": 56.0,
+    },
+    {
+        "id": 2,
+        "original_text": "Jo ran 5 miles in 6 days , the same each day . How far each day ?",
+        "segmented_text": "Jo ran 5 miles in 6 days , the same each day . How far each day ?",
+        "equation": "X=(5.0/6.0)",
+        "ans": "0.8333333333333334",
+    },
 ]
 
 
@@ -120,8 +140,12 @@ def test_mawps_json_loads_every_row_in_both_published_forms(tmp_path, rows):
 
 
 def test_mawps_with_several_solutions_is_refused_naming_the_field():
-    row = {"iIndex": 1, "sQuestion": "Two numbers sum to 10 and differ by 2. What are they?",
-           "lEquations": ["x+y=10", "x-y=2"], "lSolutions": [6.0, 4.0]}
+    row = {
+        "iIndex": 1,
+        "sQuestion": "Two numbers sum to 10 and differ by 2. What are they?",
+        "lEquations": ["x+y=10", "x-y=2"],
+        "lSolutions": [6.0, 4.0],
+    }
     with pytest.raises(DataError, match=r"field 'lSolutions': has 2 solutions"):
         normalise_row("mawps", row, "test", 0)
 
@@ -130,31 +154,67 @@ def test_mawps_with_several_solutions_is_refused_naming_the_field():
 
 TABMWP = {  # PromptPG's problems_test.json: an object keyed by problem id
     "101": {
-        "question": "How many stickers do Ann and Bo have in all?", "choices": None, "answer": "1,204", "unit": None,
-        "table_title": "Stickers", "table": "Name | Stickers\nAnn | 602\nBo | 602", "row_num": 3, "column_num": 2,
-        "solution": "Add: 602 + 602 = 1,204.", "ques_type": "free_text", "ans_type": "integer_number", "grade": 3,
+        "question": "How many stickers do Ann and Bo have in all?",
+        "choices": None,
+        "answer": "1,204",
+        "unit": None,
+        "table_title": "Stickers",
+        "table": "Name | Stickers\nAnn | 602\nBo | 602",
+        "row_num": 3,
+        "column_num": 2,
+        "solution": "Add: 602 + 602 = 1,204.",
+        "ques_type": "free_text",
+        "ans_type": "integer_number",
+        "grade": 3,
         "split": "test",
     },
     "102": {
         "question": "Look at the patterns. How are they related?",
-        "choices": ["Each term in pattern B is 5 more than the corresponding term in pattern A.",
-                    "Each term in pattern B is 10 times the corresponding term in pattern A."],
-        "answer": "Each term in pattern B is 10 times the corresponding term in pattern A.", "unit": None,
-        "table_title": "Patterns", "table": "A | B\n1 | 10\n2 | 20", "row_num": 3, "column_num": 2,
-        "solution": "10 = 1 x 10 and 20 = 2 x 10.", "ques_type": "multi_choice", "ans_type": "other_text",
-        "grade": 5, "split": "test",
+        "choices": [
+            "Each term in pattern B is 5 more than the corresponding term in pattern A.",
+            "Each term in pattern B is 10 times the corresponding term in pattern A.",
+        ],
+        "answer": "Each term in pattern B is 10 times the corresponding term in pattern A.",
+        "unit": None,
+        "table_title": "Patterns",
+        "table": "A | B\n1 | 10\n2 | 20",
+        "row_num": 3,
+        "column_num": 2,
+        "solution": "10 = 1 x 10 and 20 = 2 x 10.",
+        "ques_type": "multi_choice",
+        "ans_type": "other_text",
+        "grade": 5,
+        "split": "test",
     },
     "103": {
-        "question": "Which lasts longer?", "choices": ["30 minutes", "1 hour"], "answer": "1 hour", "unit": None,
-        "table_title": "Shows", "table": "Show | Length\nNews | 30 minutes\nFilm | 1 hour", "row_num": 3,
-        "column_num": 2, "solution": "1 hour is 60 minutes, more than 30 minutes.", "ques_type": "multi_choice",
-        "ans_type": "extractive_text", "grade": 2, "split": "test",
+        "question": "Which lasts longer?",
+        "choices": ["30 minutes", "1 hour"],
+        "answer": "1 hour",
+        "unit": None,
+        "table_title": "Shows",
+        "table": "Show | Length\nNews | 30 minutes\nFilm | 1 hour",
+        "row_num": 3,
+        "column_num": 2,
+        "solution": "1 hour is 60 minutes, more than 30 minutes.",
+        "ques_type": "multi_choice",
+        "ans_type": "extractive_text",
+        "grade": 2,
+        "split": "test",
     },
     "104": {
-        "question": "What fraction of the shirts are red? Simplify your answer.", "choices": None, "answer": "3/10",
-        "unit": None, "table_title": "Shirts", "table": "Color | Shirts\nred | 3\nblue | 7", "row_num": 3,
-        "column_num": 2, "solution": "3 of the 10 shirts are red: 3/10.", "ques_type": "free_text",
-        "ans_type": "decimal_number", "grade": 6, "split": "test",
+        "question": "What fraction of the shirts are red? Simplify your answer.",
+        "choices": None,
+        "answer": "3/10",
+        "unit": None,
+        "table_title": "Shirts",
+        "table": "Color | Shirts\nred | 3\nblue | 7",
+        "row_num": 3,
+        "column_num": 2,
+        "solution": "3 of the 10 shirts are red: 3/10.",
+        "ques_type": "free_text",
+        "ans_type": "decimal_number",
+        "grade": 6,
+        "split": "test",
     },
 }
 
@@ -219,10 +279,13 @@ def test_gsm_hard_reads_its_test_problems_from_the_hub_split_the_hub_calls_train
 GSM_SYMBOLIC_JSONL = "".join(  # Apple's generated_data/GSM_symbolic.jsonl: one row per (template id, instance)
     json.dumps(
         {
-            "id": 0, "instance": instance,
+            "id": 0,
+            "instance": instance,
             "question": f"Mia has {bags} bags of 6 apples. How many apples does she have?",
             "answer": f"She has {bags} * 6 = {bags * 6} apples.\n#### {bags * 6}",
-            "original_id": 17, "original_question": "...", "original_answer": "...",
+            "original_id": 17,
+            "original_question": "...",
+            "original_answer": "...",
             "canary": "canary GUID written-for-this-test",
         }
     )
@@ -234,7 +297,10 @@ GSM_SYMBOLIC_JSONL = "".join(  # Apple's generated_data/GSM_symbolic.jsonl: one 
 def test_gsm_symbolic_jsonl_loads_one_record_per_template_instance(tmp_path):
     path = _write(tmp_path / "GSM_symbolic.jsonl", GSM_SYMBOLIC_JSONL)
     records = load_source("gsm_symbolic_apple", "test", input_path=path)
-    assert [(r.id, r.answer, r.meta["answer_type"]) for r in records] == [("0-0", "18", "number"), ("0-1", "24", "number")]
+    assert [(r.id, r.answer, r.meta["answer_type"]) for r in records] == [
+        ("0-0", "18", "number"),
+        ("0-1", "24", "number"),
+    ]
     assert records[1].reference_values == ("24",)
 
 
@@ -286,3 +352,12 @@ def test_every_text_answer_of_a_file_is_kept_and_counted_as_text(tmp_path):
     assert stats.rows == stats.kept == 4 and not stats.skipped
     assert sum(r.meta["answer_type"] == "text" for r in records) == 3
     assert stats.as_dict()["answer_types"] == {"number": 1, "text": 3}
+
+
+@pytest.mark.parametrize("module", ["data_prep.sources.answers", "data_prep.sources.readers"])
+def test_the_loader_modules_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0

@@ -3,17 +3,12 @@
 The answer type travels with the record (``Record.meta``) into the RL/eval parquet's ``extra_info``, where the
 answer check reads it; the ground truth itself is the published answer:
 
-========== ================================================ ============================= =========================
-type       published as                                     ground truth written          how it is judged
-========== ================================================ ============================= =========================
-``number`` ``18``, ``"1,522.81"``, ``"6/20"``, ``72.0``      the exact value: ``18``,      exactly
-                                                            ``1522.81``, ``3/10``, ``72``
-``float``  a value of 12+ significant digits, the trace of  the published digits:         with a tolerance
-           binary floating point (GSM-Hard ``target``       ``3244047.0999999996``
-           ``3244047.0999999996``, MAWPS ``0.8333333333333334``)
-``text``   anything else: TabMWP choices ("1 hour"),         the published text, spaces    as normalised text; no
-           ASDiv "The 60th caller.", "Vendor 2", "5:6"       collapsed                     number terms
-========== ================================================ ============================= =========================
+- ``number``: ``18``, ``"1,522.81"``, ``"6/20"``, ``72.0`` are written as their exact value (``18``, ``1522.81``,
+  ``3/10``, ``72``; a fraction stays a fraction) and compared exactly.
+- ``float``: a value of 12 or more significant digits is the trace of binary floating point (GSM-Hard's ``target``
+  ``3244047.0999999996``, MAWPS's ``0.8333333333333334``): written digit for digit, compared with a tolerance.
+- ``text``: anything else (TabMWP's choices "1 hour", ASDiv's "The 60th caller.", "Vendor 2", "5:6"): written as
+  published (spaces collapsed), compared as normalised text, no number terms.
 
 A number is recognised only when the whole answer is one: an optional sign and ``$``, digits (thousands commas
 allowed), an optional decimal part or ``/denominator``. "Vendor 2", "1 hour", "6th" and "3:30 p.m." are text, so
@@ -21,8 +16,10 @@ no part of them is ever read as the answer's number.
 
 Example::
 
-    >>> published_answer("1,522.81", "f", "0", "answer"), published_answer(3244047.0999999996, "f", "0", "target")
-    (PublishedAnswer(text='1522.81', type='number', published='1,522.81'), PublishedAnswer(text='3244047.0999999996', type='float', published='3244047.0999999996'))
+    >>> published_answer("1,522.81", "f", "0", "answer")
+    PublishedAnswer(text='1522.81', type='number', published='1,522.81')
+    >>> published_answer(3244047.0999999996, "f", "0", "target")
+    PublishedAnswer(text='3244047.0999999996', type='float', published='3244047.0999999996')
     >>> published_answer("Vendor 2", "f", "0", "answer", text_allowed=True).type
     'text'
 

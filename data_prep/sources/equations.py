@@ -44,8 +44,9 @@ def asdiv(row: dict[str, Any], split: str, row_id: str, *, source: str = "asdiv"
     raw_answer = row.get("answer", row.get("Answer"))
     if isinstance(raw_answer, str):
         published = " ".join(raw_answer.split())
-        answer = published_answer(_UNIT_NOTE.sub("", published).strip() or published, where, row_id, "answer",
-                                  text_allowed=True)
+        answer = published_answer(
+            _UNIT_NOTE.sub("", published).strip() or published, where, row_id, "answer", text_allowed=True
+        )
         answer = type(answer)(answer.text, answer.type, published)
     else:
         answer = published_answer(raw_answer, where, row_id, "answer")
@@ -55,8 +56,9 @@ def asdiv(row: dict[str, Any], split: str, row_id: str, *, source: str = "asdiv"
         reference, values = f"#### {answer.text}", ()
     else:
         reference, values = equation_solution(formula, answer.text, question)
-    return Record(str(row.get("id", row_id)), source, split, question, answer.text, reference, values,
-                  answer_meta(answer))
+    return Record(
+        str(row.get("id", row_id)), source, split, question, answer.text, reference, values, answer_meta(answer)
+    )
 
 
 def mawps(row: dict[str, Any], split: str, row_id: str, *, source: str = "mawps", where: str = "") -> Record:
