@@ -7,7 +7,8 @@
     ability       "math"
     reward_model  {"style": "rule", "ground_truth": "<final answer>"}
     extra_info    {"question": raw question, "reference": reference solution,
-                   "reference_values": ["84", "3/4", "18.5"], "index": i, "split": ..., "source": ..., "id": ...}
+                   "reference_values": ["84", "3/4", "18.5"], "index": i, "split": ..., "source": ..., "id": ...,
+                   "answer_type": "number" | "float" | "text", "published_answer": "...", "choices": [...]}
 
   The CCRL reward manager reads ``extra_info["question"]``, ``["reference"]`` and ``["reference_values"]``.
 
@@ -86,6 +87,12 @@ def rl_row(record: Record, index: int, instruction: str = STUDENT_INSTRUCTION) -
             "split": record.split,
             "source": record.source,
             "id": record.id,
+            # How the answer check reads the ground truth (data_prep/sources/answers.py): "number", "float" (a
+            # published float of binary arithmetic: compared with a tolerance) or "text" (compared as text; no
+            # number terms); the answer as published and a multiple-choice question's choices.
+            "answer_type": record.meta.get("answer_type", "number"),
+            "published_answer": record.meta.get("published_answer", record.answer),
+            "choices": list(record.meta.get("choices", [])),
         },
     }
 

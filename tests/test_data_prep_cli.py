@@ -155,6 +155,7 @@ def test_eval_writes_one_parquet_per_benchmark_from_local_files(tmp_path, capsys
             {
                 "1": {"question": "Total?", "table": "a | 2", "answer": "2", "solution": "2."},
                 "2": {"question": "Which is larger?", "table": "a | 2", "answer": "a", "choices": ["a", "b"]},
+                "3": {"question": "Total?", "table": "a | 2", "solution": "2."},
             }
         )
     )
@@ -177,7 +178,9 @@ def test_eval_writes_one_parquet_per_benchmark_from_local_files(tmp_path, capsys
     )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["tabmwp"]["problems"] == 1 and summary["tabmwp"]["load"]["skipped"] == {"answer: not a number": 1}
+    # a multiple-choice row is kept with its text answer (issue 11); a row without an answer is skipped and counted
+    assert summary["tabmwp"]["problems"] == 2 and summary["tabmwp"]["load"]["skipped"] == {"answer: missing": 1}
+    assert summary["tabmwp"]["split"] == "test"
     assert sorted(os.listdir(out)) == ["eval_reasoning_gym_gsm.parquet", "eval_svamp.parquet", "eval_tabmwp.parquet"]
 
 

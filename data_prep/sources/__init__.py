@@ -2,8 +2,8 @@
 
 Eight sources: the two in-distribution training sets, the five out-of-distribution benchmarks of the paper, and an
 offline generator for tests and the CPU demo. Each loads from the Hugging Face hub through ``datasets`` (ids and
-splits in :data:`SOURCES`, overridable) or from a local file (``input_path``: ``.jsonl``, ``.json``, ``.parquet``,
-``.csv``) with the same columns, for air-gapped clusters.
+splits in :data:`SOURCES`, overridable) or from a local file (``input_path``: ``.jsonl``, ``.json``, ``.xml``,
+``.parquet``, ``.csv``): the file as its authors publish it, or a hub export with the same columns.
 
 ===================== ================================= ======= ================ ===============================
 name                  hub id (config)                   splits  role             columns read
@@ -13,29 +13,36 @@ gsm8k                 openai/gsm8k (main)               train,  in-distribution 
 svamp                 ChilleD/SVAMP                     train,  in-distribution  Body, Question, Equation, Answer
                                                         test
 asdiv                 EleutherAI/asdiv                  valid-  OOD eval         body, question, formula, answer
-                                                        ation
-mawps                 MU-NLPC/Calc-mawps                train,  OOD eval         question, equation|expression,
-                                                        valid-                   result|result_float
-                                                        ation,
+                      (or ``ASDiv.xml``)                ation                    (XML: Body, Question, Formula,
+                                                                                 Answer of each ``<Problem>``)
+mawps                 MU-NLPC/Calc-mawps                train,  OOD eval         question|sQuestion|original_text,
+                                                        valid-                   equation|expression|lEquations,
+                                                        ation,                   result|ans|lSolutions|
+                                                        test                     result_float
+tabmwp                Arietem/tabmwp (see note)         train,  OOD eval         question, table_title, table,
+                                                        dev,                     choices, answer, solution
                                                         test
-tabmwp                Arietem/tabmwp (see note)         train   OOD eval         question, table_title, table,
-                                                                                 choices, answer, solution
-gsm_hard              reasoning-machines/gsm-hard       train   OOD eval         input, code, target
+gsm_hard              reasoning-machines/gsm-hard       test    OOD eval         input, code, target
+                      (hub split ``train``)
 gsm_symbolic_apple    apple/GSM-Symbolic (main|p1|p2)   test    OOD eval         id, instance, question, answer
 reasoning_gym_gsm     none: reasoning-gym generator     any     offline demo     question, answer,
                       (``gsm_symbolic``, seeded)                                 metadata.answer_cot/.variables
 ===================== ================================= ======= ================ ===============================
 
+Answers are read as published (:mod:`~data_prep.sources.answers`): a number, a float of binary arithmetic (kept
+digit for digit), or text (TabMWP's choices, ASDiv's "The 60th caller."), which is kept, never read as a number;
+``Record.meta`` carries the type and the choices into the parquet's ``extra_info``.
+
 Note on TabMWP: the canonical release is ``problems_{train,dev,test}.json`` of github.com/lupantech/PromptPG (a
-JSON object keyed by problem id); pass that file with ``input_path`` (recommended); hub mirrors vary. Questions
-whose answer is not a number (multiple choice over words) are malformed for this pipeline and are skipped and
-counted when ``skip_malformed`` is set.
+JSON object keyed by problem id); pass that file with ``input_path`` (recommended); hub mirrors vary. A row whose
+own ``split`` differs from the split asked for is refused.
 
 The offline generator's source is ``reasoning_gym_gsm`` (it was called ``gsm_symbolic``, which in evaluation means
 Apple's benchmark; the old name is refused with the new one in the message).
 
 One module per concern: :mod:`~data_prep.sources.readers` (files, hub, generator),
-:mod:`~data_prep.sources.fields` (reading a row's fields), and the normalisers per source family:
+:mod:`~data_prep.sources.fields` (reading a row's fields), :mod:`~data_prep.sources.answers` (answers as
+published), and the normalisers per source family:
 :mod:`~data_prep.sources.gsm`, :mod:`~data_prep.sources.equations`, :mod:`~data_prep.sources.tables`.
 
 Example (offline)::
@@ -86,15 +93,23 @@ _UNREADABLE = (ValueError, ArithmeticError, RecursionError, TypeError)
 
 @dataclass
 class LoadStats:
-    """What a load read: rows seen, records kept, and rows skipped per reason (``field: reason``)."""
+    """What a load read: rows seen, records kept, rows skipped per reason (``field: reason``), and the records kept
+    per answer type (``number``, ``float``, ``text``: see :mod:`~data_prep.sources.answers`)."""
 
     rows: int = 0
     kept: int = 0
     skipped: Counter = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
+    answer_types: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "kept": self.kept, "skipped": dict(self.skipped), "examples": self.examples[:5]}
+        return {
+            "rows": self.rows,
+            "kept": self.kept,
+            "skipped": dict(self.skipped),
+            "answer_types": dict(self.answer_types),
+            "examples": self.examples[:5],
+        }
 
 
 @dataclass(frozen=True)
@@ -106,6 +121,9 @@ class SourceSpec:
     splits: tuple[str, ...]
     role: str
     normalise: Callable[[dict[str, Any], str, str], Record] | None  # (row, split, row_id) -> Record
+    # Our split label -> the hub dataset's split name, where they differ (a benchmark whose hub dataset files its
+    # test problems under "train"): records are labelled with what they are, read from where the hub keeps them.
+    hub_splits: dict[str, str] = field(default_factory=dict)
 
 
 SOURCES: dict[str, SourceSpec] = {
@@ -125,15 +143,16 @@ SOURCES: dict[str, SourceSpec] = {
             "OOD eval",
             equations.mawps,
         ),
-        SourceSpec("tabmwp", "tabmwp", "Arietem/tabmwp", None, ("train",), "OOD eval", tables.tabmwp),
+        SourceSpec("tabmwp", "tabmwp", "Arietem/tabmwp", None, ("train", "dev", "test"), "OOD eval", tables.tabmwp),
         SourceSpec(
             "gsm_hard",
             "reasoning-machines/gsm-hard",
             "reasoning-machines/gsm-hard",
             None,
-            ("train",),
+            ("test",),
             "OOD eval",
             gsm.gsm_hard,
+            hub_splits={"test": "train"},
         ),
         SourceSpec(
             "gsm_symbolic_apple",
@@ -169,8 +188,8 @@ EVAL_SPLITS = {
     "svamp": "test",
     "asdiv": "validation",
     "mawps": "test",
-    "tabmwp": "train",
-    "gsm_hard": "train",
+    "tabmwp": "test",
+    "gsm_hard": "test",
     "gsm_symbolic_apple": "test",
     "reasoning_gym_gsm": "test",
 }
@@ -254,6 +273,7 @@ def load_source(
             continue
         seen_ids.add(record.id)
         records.append(record)
+        stats.answer_types[record.meta.get("answer_type", "number")] += 1
     stats.kept = len(records)
     if stats.skipped:
         logger.warning("%s: skipped %d malformed rows: %s", where, sum(stats.skipped.values()), dict(stats.skipped))

@@ -18,11 +18,11 @@ from fractions import Fraction
 from typing import Any
 
 from data_prep.records import DataError, format_value, parse_answer_value
+from data_prep.sources.answers import PublishedAnswer, published_answer
 from verl_ccrl import find_arithmetic_checks, find_number_mentions, problem_values
 from verl_ccrl.arithmetic import evaluate_expression
 
 __all__ = [
-    "answer_field",
     "equation_solution",
     "hash_answer",
     "join_sentences",
@@ -69,13 +69,6 @@ def text_field(row: dict[str, Any], names: Iterable[str], where: str, row_id: st
 def _shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def answer_field(value: Any, where: str, row_id: str, field_name: str) -> str:
-    parsed = parse_answer_value(value)
-    if parsed is None:
-        raise DataError(where, row_id, field_name, f"{value!r} is not a single number.")
-    return format_value(parsed)
 
 
 def join_sentences(*parts: str) -> str:
@@ -132,6 +125,7 @@ def _equation_values(equation: str) -> list[Fraction]:
 def _clean_equation(equation: str) -> str:
     equation = _TRAILING_ZERO.sub(r"\1", equation.strip())
     equation = re.sub(r"^\s*[xX]\s*=\s*", "", equation)
+    equation = re.sub(r"\s*=\s*[xX]\s*$", "", equation)  # MAWPS's original form writes "56*9=x"
     return re.sub(r"\s+", " ", equation).strip()
 
 
@@ -145,7 +139,8 @@ def equation_solution(equation: str, answer: str, question: str = "") -> tuple[s
     return reference, reference_values_of(reference, answer, _equation_values(clean), question)
 
 
-def hash_answer(text: str, where: str, row_id: str, field_name: str) -> str:
+def hash_answer(text: str, where: str, row_id: str, field_name: str) -> PublishedAnswer:
+    """The number after a GSM8K solution's last ``####``; anything but one number there is a malformed row."""
     if "####" not in text:
         raise DataError(where, row_id, field_name, "has no '#### <final answer>' line.")
-    return answer_field(text.rsplit("####", 1)[1].strip().replace(",", ""), where, row_id, field_name)
+    return published_answer(text.rsplit("####", 1)[1].strip(), where, row_id, field_name)

@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 from data_prep.records import Record
+from data_prep.sources.answers import answer_meta, published_answer
 from data_prep.sources.fields import (
-    answer_field,
     hash_answer,
     reference_values_of,
     text_field,
@@ -24,7 +24,8 @@ def gsm8k(row: dict[str, Any], split: str, row_id: str, *, source: str = "gsm8k"
     ident = str(row.get("id", row_id))
     if row.get("instance") is not None:
         ident = f"{ident}-{row['instance']}"
-    return Record(ident, source, split, question, answer, solution, reference_values_of(solution, answer, (), question))
+    values = reference_values_of(solution, answer.text, (), question)
+    return Record(ident, source, split, question, answer.text, solution, values, answer_meta(answer))
 
 
 def gsm_symbolic_apple(row: dict[str, Any], split: str, row_id: str, *, where: str = "") -> Record:
@@ -33,10 +34,15 @@ def gsm_symbolic_apple(row: dict[str, Any], split: str, row_id: str, *, where: s
 
 
 def gsm_hard(row: dict[str, Any], split: str, row_id: str, *, source: str = "gsm_hard", where: str = "") -> Record:
+    """A row of GSM-Hard (``input, code, target``): GSM8K's test questions with larger numbers, answered by running
+    ``code``; ``target`` is that program's float (``3244047.0999999996``), kept as published so the answer check's
+    float rule applies. Its hub dataset calls its only split ``train``; the rows are test problems."""
     question = text_field(row, ["input", "question"], where, row_id)
-    answer = answer_field(row.get("target", row.get("answer")), where, row_id, "target")
-    reference = f"#### {answer}"
-    return Record(str(row.get("id", row_id)), source, split, question, answer, reference, (answer,))
+    answer = published_answer(row.get("target", row.get("answer")), where, row_id, "target")
+    reference = f"#### {answer.text}"
+    return Record(
+        str(row.get("id", row_id)), source, split, question, answer.text, reference, (answer.text,), answer_meta(answer)
+    )
 
 
 _RG_SUFFIX = re.compile(r"\s*Give the result as your final answer\.\s*Do not include units\.\s*$")
@@ -48,7 +54,8 @@ def reasoning_gym_gsm(
     """A row of reasoning-gym's ``gsm_symbolic`` generator (not Apple's GSM-Symbolic: that is ``gsm_symbolic_apple``)."""
     question = _RG_SUFFIX.sub("", text_field(row, ["question"], where, row_id))
     metadata = row.get("metadata") or {}
-    answer = answer_field(row.get("answer"), where, row_id, "answer")
+    published = published_answer(row.get("answer"), where, row_id, "answer")
+    answer = published.text
     cot = str(metadata.get("answer_cot") or "").strip()
     reference = cot if "####" in cot else (f"{cot}\n#### {answer}" if cot else f"#### {answer}")
     variables = [
@@ -62,4 +69,5 @@ def reasoning_gym_gsm(
         answer,
         reference,
         reference_values_of(reference, answer, variables, question),
+        answer_meta(published),
     )

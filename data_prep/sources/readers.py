@@ -13,7 +13,14 @@ from typing import Any
 
 from data_prep.records import DataError
 
-__all__ = ["RG_DEFAULT_SIZE", "SourceUnavailableError", "generated_rows", "hub_rows", "iter_file_rows"]
+__all__ = [
+    "RG_DEFAULT_SIZE",
+    "SourceUnavailableError",
+    "generated_rows",
+    "hub_rows",
+    "iter_file_rows",
+    "xml_problem_rows",
+]
 
 
 class SourceUnavailableError(RuntimeError):
@@ -26,12 +33,12 @@ _RG_SEED_OFFSET = {"train": 0, "test": 1_000_003}
 
 
 def iter_file_rows(path: str) -> Iterator[tuple[str, dict[str, Any] | Any]]:
-    """``(row label, row)`` of a local ``.jsonl``/``.json``/``.parquet``/``.csv`` file; labels are ``line N``
-    (1-based) for JSONL and 0-based positions (or object keys) otherwise. A JSONL line that is not JSON, or not UTF-8, yields a
+    """``(row label, row)`` of a local ``.jsonl``/``.json``/``.xml``/``.parquet``/``.csv`` file; labels are
+    ``line N`` (1-based) for JSONL, problem ids for XML and 0-based positions (or object keys) otherwise. A JSONL line that is not JSON, or not UTF-8, yields a
     DataError object in place of the row (the caller stops on it or skips it)."""
     if not os.path.exists(path):
         raise FileNotFoundError(
-            f"input_path={path!r} does not exist. Fix: pass an existing .jsonl/.json/.parquet file."
+            f"input_path={path!r} does not exist. Fix: pass an existing .jsonl/.json/.xml/.parquet/.csv file."
         )
     lower = path.lower()
     if lower.endswith((".jsonl", ".ndjson")):
@@ -74,8 +81,41 @@ def iter_file_rows(path: str) -> Iterator[tuple[str, dict[str, Any] | Any]]:
 
         for index, row in enumerate(pd.read_csv(io.StringIO(_whole_text(path))).to_dict(orient="records")):
             yield str(index), row
+    elif lower.endswith(".xml"):
+        yield from xml_problem_rows(path)
     else:
-        raise ValueError(f"input_path={path!r}: unknown extension. Fix: use .jsonl, .json, .parquet or .csv.")
+        raise ValueError(f"input_path={path!r}: unknown extension. Fix: use .jsonl, .json, .xml, .parquet or .csv.")
+
+
+def xml_problem_rows(path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(ID, row)`` per ``<Problem>`` of an ASDiv-style XML file (``ASDiv.xml`` of github.com/chaochun/nlu-asdiv-
+    dataset): the element's attributes (``ID``, ``Grade``, ``Source``) and its children's text, keys lower-cased,
+    ``-`` as ``_`` (``<Solution-Type>`` is ``solution_type``); ``ID`` is the row's ``id``.
+
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".xml", delete=False) as handle:
+    ...     _ = handle.write('<Root><ProblemSet><Problem ID="p-1" Grade="2"><Body>Ann has 3 kites.</Body>'
+    ...                      '<Question>How many?</Question><Answer>3 (kites)</Answer></Problem></ProblemSet></Root>')
+    >>> list(xml_problem_rows(handle.name))
+    [('p-1', {'id': 'p-1', 'grade': '2', 'body': 'Ann has 3 kites.', 'question': 'How many?', 'answer': '3 (kites)'})]
+    """
+    import xml.etree.ElementTree as ElementTree
+
+    try:  # expat refuses entity-expansion bombs (Python >= 3.7.1 with expat >= 2.4)
+        root = ElementTree.fromstring(_whole_text(path))
+    except ElementTree.ParseError as error:
+        line, column = error.position
+        raise DataError(path, f"line {line}", "<xml>", f"not XML: {error} (column {column}).") from None
+    problems = root.iter("Problem")
+    for index, problem in enumerate(problems):
+        row: dict[str, Any] = {_key(name): value for name, value in problem.attrib.items()}
+        for child in problem:
+            row[_key(child.tag)] = "".join(child.itertext()).strip()
+        yield str(row.get("id", index)), row
+
+
+def _key(name: str) -> str:
+    return name.lower().replace("-", "_")
 
 
 def _not_utf8(path: str, line_number: int, column: int, byte: int, fix: str) -> DataError:
@@ -100,6 +140,7 @@ def hub_rows(spec: Any, split: str, hub_id: str | None, hub_config: str | None) 
 
     hub_id = hub_id or spec.hub_id
     config = hub_config if hub_config is not None else spec.hub_config
+    split = spec.hub_splits.get(split, split)  # GSM-Hard's test problems are the hub's split "train"
     try:
         dataset = (
             datasets.load_dataset(hub_id, config, split=split) if config else datasets.load_dataset(hub_id, split=split)
