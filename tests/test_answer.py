@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from verl_ccrl.answer import extract_final_answer, is_answer_correct
+from verl_ccrl.answer import check_answer, extract_final_answer, is_answer_correct
 
 
 @pytest.mark.parametrize(
@@ -95,3 +95,13 @@ def test_a_text_ground_truth_is_matched_as_normalised_text(answer, truth):
 )  # fmt: skip
 def test_a_text_ground_truth_is_never_read_as_a_number(answer, truth):
     assert not is_answer_correct(answer, truth)
+
+
+@pytest.mark.parametrize(
+    ("answer", "truth", "correct"),
+    [("5:6", "5:6", True), ("5 : 6", "5:6", True), ("5/6", "5:6", False), ("5; 15; 20", "5; 15; 20", True),
+     ("5; 15", "5; 15; 20", False)],
+)  # fmt: skip
+def test_a_published_text_answer_without_a_word_is_compared_as_text(answer, truth, correct):
+    # ASDiv publishes ratios and lists ("5:6", "5; 15; 20"); data_prep marks them answer_type="text".
+    assert check_answer(answer, truth, answer_type="text").correct is correct

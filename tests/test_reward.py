@@ -179,3 +179,14 @@ def test_a_text_ground_truth_gets_the_outcome_reward_and_no_number_terms():
     assert score.answer_correct
     assert score.confidence_term == 0.0 and score.total == score.outcome == 1.0
     assert [m for m in score.mentions if m.in_reward] == []
+
+
+def test_an_item_marked_text_gets_no_number_terms_even_when_its_answer_has_no_word():
+    response = "10 / 2 = 5 and 12 / 2 = 6, so the ratio is 5:6. The answer is 5:6."
+    spans = [(i, i + 1) for i in range(len(response))]
+    score = score_response(
+        "Ann has 10 red and 12 blue beads.", response, "5:6", token_spans=spans, entropies=[0.0] * len(spans),
+        answer_type="text",
+    )  # fmt: skip
+    assert score.answer_correct and score.total == score.outcome == 1.0
+    assert [m for m in score.mentions if m.in_reward] == []

@@ -50,6 +50,7 @@ __all__ = [
     "extract_final_answer",
     "is_answer_correct",
     "is_text_answer",
+    "TEXT_ANSWER",
     "verify_screen",
 ]
 
@@ -120,6 +121,10 @@ class AnswerCheck:
     undecided: str | None = None
 
 
+TEXT_ANSWER = "text"
+"""The ``extra_info["answer_type"]`` of an item whose published answer is text (data_prep writes it)."""
+
+
 def is_answer_correct(answer: str | None, ground_truth: str | int | float) -> bool:
     """Whether ``answer`` equals ``ground_truth``: exactly for plain numbers, else by math-verify.
 
@@ -130,18 +135,26 @@ def is_answer_correct(answer: str | None, ground_truth: str | int | float) -> bo
 
 
 def check_answer(
-    answer: str | None, ground_truth: str | int | float, *, timeout_s: float = ANSWER_CHECK_TIMEOUT_S
+    answer: str | None,
+    ground_truth: str | int | float,
+    *,
+    timeout_s: float = ANSWER_CHECK_TIMEOUT_S,
+    answer_type: str | None = None,
 ) -> AnswerCheck:
     """:func:`is_answer_correct` with the reason when the bounds left it undecided; math-verify gets at most
-    ``timeout_s`` seconds.
+    ``timeout_s`` seconds. ``answer_type="text"`` (what data_prep writes in ``extra_info`` for a published text
+    answer, e.g. ASDiv's ``5:6`` or ``5; 15; 20``) compares as normalised text even where the ground truth has no
+    word; other values, or None, leave the decision to the ground truth's own form.
 
     >>> check_answer("9^{9^{9}}", "5")
     AnswerCheck(correct=False, undecided='answer: a power tower (an exponent with an exponent)')
+    >>> check_answer("5 : 6", "5:6", answer_type="text").correct, check_answer("5/6", "5:6", answer_type="text").correct
+    (True, False)
     """
     if answer is None:
         return AnswerCheck(False)
     truth_text = str(ground_truth).strip()
-    if is_text_answer(truth_text):
+    if answer_type == TEXT_ANSWER or is_text_answer(truth_text):
         return AnswerCheck(_normalized_text(answer) == _normalized_text(truth_text))
     answer_value = parse_single_number(answer)
     truth_value = parse_ground_truth(truth_text)

@@ -49,7 +49,7 @@ from verl_ccrl.analysis import (
     analyze_response,
     read_within_bounds,
 )
-from verl_ccrl.answer import check_answer, extract_final_answer, is_text_answer, parse_ground_truth
+from verl_ccrl.answer import TEXT_ANSWER, check_answer, extract_final_answer, is_text_answer, parse_ground_truth
 from verl_ccrl.confidence import number_confidence
 from verl_ccrl.config import CCRLConfig
 from verl_ccrl.shaping import number_term
@@ -117,6 +117,7 @@ def score_response(
     token_spans: Sequence[TokenSpan] | None = None,
     entropies: Sequence[float] | None = None,
     config: CCRLConfig | None = None,
+    answer_type: str | None = None,
 ) -> CCRLScore:
     """CCRL reward of one response.
 
@@ -124,10 +125,12 @@ def score_response(
     ``entropies[i]`` the policy's entropy (nats) when sampling it. Without them, or when they do not fit
     (wrong length, NaN/inf at a number), the affected numbers get no confidence and leave C: the reward
     degrades towards outcome-only, never to an error. The ground truth is also a reference value.
+    ``answer_type="text"`` (data_prep's ``extra_info``) marks a published text answer: compared as text, and the
+    item gets the outcome reward and no number terms.
     """
     config = config or _DEFAULT_CONFIG
     answer = extract_final_answer(response, fallback_last_number=config.answer_fallback_last_number)
-    answer_check = check_answer(answer, ground_truth)
+    answer_check = check_answer(answer, ground_truth, answer_type=answer_type)
     answer_correct = answer_check.correct
     outcome = config.correct_reward if answer_correct else config.wrong_reward
     mentions, text_bound = read_within_bounds(problem, response, reference)
@@ -135,7 +138,7 @@ def score_response(
     bounds_crossed = [reason for reason in (text_bound, answer_bound) if reason]
 
     extra = [*reference_values_extra]
-    text_truth = is_text_answer(str(ground_truth).strip())
+    text_truth = answer_type == TEXT_ANSWER or is_text_answer(str(ground_truth).strip())
     truth_value = None if text_truth else parse_ground_truth(str(ground_truth).strip())
     if truth_value is not None:
         extra.append(truth_value)
