@@ -352,3 +352,17 @@ def test_help_explains_every_flag(capsys):
         "--ood-benchmarks",
     ):
         assert flag in text, flag
+
+
+def test_an_eval_row_marked_text_carries_its_answer_type_to_scoring(tmp_path):
+    from verl_ccrl.eval.scoring import score_sample
+
+    rows = _rows([("Ann has 10 red and 12 blue beads. Ratio of red to blue?", "5:6", "10:12 = 5:6")], "asdiv", "")
+    rows[0]["extra_info"]["answer_type"] = "text"
+    example = load_eval_files([_write_parquet(tmp_path / "eval_asdiv.parquet", rows)])["asdiv"][0]
+    assert example.answer_type == "text"
+    record = score_sample(
+        example, "The ratio is 5 : 6. The answer is 5:6.", token_spans=None, entropies=None, n_tokens=10,
+        finish_reason="stop",
+    )
+    assert record["correct"] is True

@@ -31,6 +31,7 @@ copying); a negated given value (``-5`` for "drops by 5") is computed.
 from __future__ import annotations
 
 from bisect import bisect_left
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -43,6 +44,7 @@ from verl_ccrl.number_format import format_number
 from verl_ccrl.number_mentions import (
     NumberMention,
     find_number_mentions,
+    parse_single_number,
     precision_readings,
     problem_values,
     read_numbers,
@@ -176,7 +178,7 @@ def analyze_response(
         mentions = find_number_mentions(response)
     checks = {check.result_index: check for check in find_arithmetic_checks(response, mentions)}
     references = reference_values(reference)
-    extra = frozenset(Fraction(value) for value in reference_values_extra)
+    extra = frozenset(_known_values(reference_values_extra))
     if extra:
         references = references | extra
     ordered_references = sorted(references)
@@ -219,6 +221,24 @@ def _restatement(restated: AnalyzedMention, config: CCRLConfig) -> tuple[str, st
     if config.restatement_policy == "inherit":
         return restated.verdict or UNVERIFIABLE, where
     return UNVERIFIABLE, where
+
+
+def _known_values(values: Iterable[Fraction | int | str]) -> list[Fraction]:
+    """The numeric values among ``values``: a text value (``"5:6"``, ``"Vendor 2"``) or an unreadable or oversized one
+    (``"1e9999999"``, read by the bounded number reader) is no reference value, never an error or a hang.
+
+    >>> _known_values([Fraction(1, 2), 3, 0.25, "4.5", "5:6", "1e9999999", float("nan"), True])
+    [Fraction(1, 2), Fraction(3, 1), Fraction(1, 4), Fraction(9, 2)]
+    """
+    known = []
+    for value in values:
+        if isinstance(value, Fraction) or (isinstance(value, int) and not isinstance(value, bool)):
+            known.append(Fraction(value))
+        elif isinstance(value, float) and math.isfinite(value):
+            known.append(Fraction(value))
+        elif isinstance(value, str) and (parsed := parse_single_number(value)) is not None:
+            known.append(parsed)
+    return known
 
 
 def _with(mention: NumberMention, kind: str, verdict: str | None, reason: str) -> AnalyzedMention:

@@ -53,6 +53,7 @@ class EvalExample:
     source_file: str
     row: int  # row number in source_file
     row_id: str | None = field(default=None)
+    answer_type: str | None = field(default=None)  # extra_info["answer_type"] from data_prep ("text": compare as text)
 
 
 def split_name_and_path(argument: str) -> tuple[str | None, str]:
@@ -182,4 +183,5 @@ def _example(row: dict[str, Any], row_number: int, path: str, stem: str, benchma
         source_file=path,
         row=row_number,
         row_id=None if row_id is None else str(row_id),
+        answer_type=str(extra["answer_type"]) if _present(extra.get("answer_type")) else None,
     )

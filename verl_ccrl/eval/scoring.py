@@ -63,6 +63,7 @@ def score_sample(
         token_spans=token_spans,
         entropies=entropies,
         config=config,
+        answer_type=example.answer_type,
     )
     return {
         "benchmark": example.benchmark,
