@@ -30,8 +30,8 @@ copying); a negated given value (``-5`` for "drops by 5") is computed.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 import math
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
