@@ -51,6 +51,8 @@ from fractions import Fraction
 from typing import Any
 
 from data_prep.records import DataError, Record, format_value, parse_answer_value
+from data_prep.toy_world_source import toy_world_record, toy_world_rows
+from toy_world.problems import SPLITS as SPLITS_TOY
 from verl_ccrl import find_arithmetic_checks, find_number_mentions, problem_values
 from verl_ccrl.arithmetic import evaluate_expression
 
@@ -97,6 +99,8 @@ class SourceSpec:
     splits: tuple[str, ...]
     role: str
     normalise: Callable[[dict[str, Any], str, str], Record] | None  # (row, split, row_id) -> Record
+    # An offline generator's rows, (split, limit, seed) -> (label, row) pairs; None for hub and file sources.
+    rows: Callable[[str, int | None, int], Iterator[tuple[str, Any]]] | None = None
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -352,6 +356,7 @@ SOURCES: dict[str, SourceSpec] = {
         SourceSpec(
             "gsm_symbolic", "ccrl/gsm_symbolic", None, None, ("train", "test"), "offline demo", _rg_gsm_symbolic
         ),
+        SourceSpec("toy_world", "ccrl/toy_world", None, None, SPLITS_TOY, "toy world", toy_world_record, toy_world_rows),
     ]
 }
 
@@ -365,6 +370,7 @@ EVAL_SPLITS = {
     "gsm_hard": "train",
     "gsm_symbolic_apple": "test",
     "gsm_symbolic": "test",
+    "toy_world": "test",
 }
 BENCHMARKS = ("gsm8k", "svamp", "asdiv", "mawps", "tabmwp", "gsm_hard", "gsm_symbolic_apple")
 
@@ -494,6 +500,8 @@ def load_source(
     stats = stats if stats is not None else LoadStats()
     if input_path:
         rows, where = iter_file_rows(input_path), input_path
+    elif spec.rows is not None:
+        rows, where = spec.rows(split, limit, seed), f"generator {name} (seed {seed})"
     elif spec.hub_id is None:
         rows, where = _generated_rows(split, limit, seed), f"reasoning-gym gsm_symbolic (seed {seed})"
     else:
