@@ -36,7 +36,9 @@ def toy_world_rows(split: str, limit: int | None, seed: int) -> Iterator[tuple[s
         yield str(index), asdict(problem)
 
 
-def toy_world_record(row: dict[str, Any], split: str, row_id: str, *, source: str = "toy_world", where: str = "") -> Record:
+def toy_world_record(
+    row: dict[str, Any], split: str, row_id: str, *, source: str = "toy_world", where: str = ""
+) -> Record:
     """A generated row (the fields of :class:`toy_world.problems.ToyProblem`) as a Record."""
     missing = [name for name in ("id", "question", "cot", "answer", "reference_values") if not row.get(name)]
     if missing:

@@ -70,7 +70,9 @@ def test_train_and_test_share_no_problem():
     assert not train & test
 
 
-@pytest.mark.parametrize("split,steps", [("train", {2, 3}), ("test", {2, 3}), ("ood_combo", {2, 3}), ("ood_steps", {4, 5})])
+@pytest.mark.parametrize(
+    "split,steps", [("train", {2, 3}), ("test", {2, 3}), ("ood_combo", {2, 3}), ("ood_steps", {4, 5})]
+)
 def test_each_split_has_its_number_of_steps(problems, split, steps):
     assert {len(p.ops) for p in problems[split]} == steps
 
@@ -113,7 +115,9 @@ def test_the_tokenizer_round_trips_every_text_without_unknown_tokens(problems, t
 
 @pytest.mark.parametrize("number", ["0", "7", "42", "120", "200", "3456"])
 def test_every_digit_is_one_token(tokenizer, number):
-    tokens = tokenizer.convert_ids_to_tokens(tokenizer(f"Tom has {number} coins.", add_special_tokens=False)["input_ids"])
+    tokens = tokenizer.convert_ids_to_tokens(
+        tokenizer(f"Tom has {number} coins.", add_special_tokens=False)["input_ids"]
+    )
     assert tokens[2:-2] == [" "] + list(number)
 
 

@@ -51,8 +51,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import islice, product
 
 __all__ = [

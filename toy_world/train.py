@@ -51,9 +51,7 @@ def _batch(tokenizer, problems: list[ToyProblem], form: str, rng: random.Random)
     import torch
 
     prompts = tokenizer([prompt_text(p.question) for p in problems], add_special_tokens=False)["input_ids"]
-    targets = tokenizer(
-        [_target(p, form, rng) + "<|im_end|>" for p in problems], add_special_tokens=False
-    )["input_ids"]
+    targets = tokenizer([_target(p, form, rng) + "<|im_end|>" for p in problems], add_special_tokens=False)["input_ids"]
     length = max(len(p) + len(t) for p, t in zip(prompts, targets))
     input_ids = torch.full((len(problems), length), tokenizer.pad_token_id, dtype=torch.long)
     labels = torch.full((len(problems), length), -100, dtype=torch.long)
@@ -131,8 +129,12 @@ def train(args: argparse.Namespace) -> list[dict]:
     print(f"parameters: {sum(p.numel() for p in model.parameters()):,}", flush=True)
 
     def log_eval(step: int) -> None:
-        record = {"step": step, "train_cpu_s": round(train_cpu, 1), "wall_s": round(time.time() - wall_start, 1),
-                  "loss": round(sum(losses) / max(1, len(losses)), 4)}
+        record = {
+            "step": step,
+            "train_cpu_s": round(train_cpu, 1),
+            "wall_s": round(time.time() - wall_start, 1),
+            "loss": round(sum(losses) / max(1, len(losses)), 4),
+        }
         eval_cpu = time.process_time()
         for split, problems in eval_sets.items():
             accuracy, comt_share, _ = evaluate(model, tokenizer, problems, max_new_tokens=args.max_new_tokens)
@@ -158,6 +160,8 @@ def train(args: argparse.Namespace) -> list[dict]:
         train_cpu += time.process_time() - tick
         if args.eval_every and (step + 1) % args.eval_every == 0 and step + 1 < args.steps:
             log_eval(step + 1)
+        if args.save_every and (step + 1) % args.save_every == 0 and step + 1 < args.steps:
+            save(model, tokenizer, os.path.join(args.out, f"step_{step + 1}"))
     if args.eval_n:
         log_eval(args.steps)
     save(model, tokenizer, args.out)
@@ -181,6 +185,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 for bit-for-bit reproducibility)")
     parser.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (0: only at the end)")
     parser.add_argument("--eval-n", type=int, default=200, help="problems per evaluation split (0: no evaluation)")
+    parser.add_argument("--save-every", type=int, default=0, help="also save the model to OUT/step_N every N steps")
     parser.add_argument("--max-new-tokens", type=int, default=256, help="greedy generation length in evaluation")
     args = parser.parse_args(argv)
     for name in ("steps", "batch", "threads"):
