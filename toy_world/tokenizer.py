@@ -21,36 +21,32 @@ from __future__ import annotations
 
 import re
 
+from data_prep.prompts import STUDENT_INSTRUCTION
 from toy_world.problems import ITEMS, NAMES, OPS, ORDINALS, generate_problems, render_problem
+
+# The CPU fixtures' special tokens and chat template: verl's multi-turn SFT dataset checks that each turn renders on
+# its own exactly as inside the conversation, which this template does.
+from verl_ccrl.cpu.tiny_model import CHAT_END, CHAT_START, CHAT_TEMPLATE, PAD_TOKEN
 
 __all__ = ["PIECE_PATTERN", "build_tokenizer", "vocabulary"]
 
-PAD_TOKEN = "<|endoftext|>"
-CHAT_START = "<|im_start|>"
-CHAT_END = "<|im_end|>"
 UNK_TOKEN = "[UNK]"
-# Same template as verl_ccrl.cpu.tiny_model: each turn renders on its own exactly as inside the conversation.
-CHAT_TEMPLATE = (
-    "{%- for message in messages %}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
-)
 MAX_POSITION_EMBEDDINGS = 512
 # A word with its leading whitespace character, a single digit, a punctuation mark with its leading whitespace
 # character, or a lone whitespace character (the space before a number).
 PIECE_PATTERN = r"\s?[A-Za-z_']+|\d|\s?[^\sA-Za-z_'\d]|\s"
 _PIECES = re.compile(PIECE_PATTERN)
-# The student instruction of data_prep (data_prep.prompts.STUDENT_INSTRUCTION); spelled out here so that the
-# tokenizer does not import data_prep.
-_INSTRUCTION = 'Let\'s think step by step and output the final answer after "####".'
 
 
 def _turns(problem) -> list[str]:
     # As the chat template renders them: the first word of a turn follows a newline.
-    turns = [f"user\n{problem.question}\n\n{_INSTRUCTION}", f"assistant\n{problem.cot}", f"assistant\n{problem.comt}"]
+    turns = [
+        f"user\n{problem.question}\n\n{STUDENT_INSTRUCTION}",
+        f"assistant\n{problem.cot}",
+        f"assistant\n{problem.comt}",
+    ]
     # And on their own (a text that starts with its first word, as in the examples and the data files).
-    return turns + [problem.question, problem.cot, problem.comt, _INSTRUCTION]
+    return turns + [problem.question, problem.cot, problem.comt, STUDENT_INSTRUCTION]
 
 
 def _vocabulary_texts() -> list[str]:

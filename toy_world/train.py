@@ -27,11 +27,11 @@ import random
 import time
 from itertools import islice
 
+from data_prep.prompts import STUDENT_INSTRUCTION
 from toy_world.problems import ToyProblem, generate_problems, iter_problems
 
 __all__ = ["evaluate", "main", "prompt_text", "train"]
 
-STUDENT_INSTRUCTION = 'Let\'s think step by step and output the final answer after "####".'
 EVAL_SPLITS = ("test", "ood_combo", "ood_steps")
 FORMS = ("cot", "comt", "mix")
 
