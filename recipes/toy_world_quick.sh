@@ -10,6 +10,10 @@
 #
 # The base model is BASE_MODEL (default toy_world/checkpoints/base); when it is missing it is trained first with
 # BASE_TRAIN_ARGS (python -m toy_world.train), which costs far more than the rest: see toy_world/__init__.py.
+#
+# NOT YET RUN END TO END. Known defect: verl loads the tokenizer with AutoTokenizer, which in transformers 5.10
+# replaces the toy word-level tokenizer beside a qwen2 config.json by Qwen2Tokenizer and garbles every prompt
+# (tests/test_toy_world.py, the xfail test). Only DRY_RUN=1 is checked until the toy tokenizer is a byte-level BPE.
 set -euo pipefail
 
 RECIPE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

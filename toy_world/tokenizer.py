@@ -3,7 +3,7 @@
 Every digit is its own token (so a number's confidence is the confidence of its digits, as with Qwen's tokenizer),
 every word of the templates is one token with its leading space or newline, and other characters are single
 tokens. The vocabulary is the fixed set of pieces the templates, the student instruction and the chat roles produce
-(about 200), so encoding a toy-world text and decoding it gives the text back exactly; a character outside it
+(153 tokens), so encoding a toy-world text and decoding it gives the text back exactly; a character outside it
 encodes as ``[UNK]``. Special tokens and the chat template are those of :mod:`verl_ccrl.cpu.tiny_model`, so verl's
 SFT and RL datasets render conversations the same way.
 
