@@ -86,6 +86,13 @@ def test_every_source_normalises_a_hand_written_row():
             "answer": "12",
             "metadata": {"answer_cot": "3 * 4 = 12 toys\n#### 12", "variables": {"total": 12}},
         },
+        "toy_world": {
+            "id": "t-1",
+            "question": "Zoe has 9 shells. Then Zoe gets 6 more shells. How many shells does Zoe have now?",
+            "cot": "After getting more: 9 + 6 = 15.\n#### 15",
+            "answer": "15",
+            "reference_values": ["15"],
+        },
     }
     assert set(rows) == set(SOURCES)
     expected = {
@@ -97,6 +104,7 @@ def test_every_source_normalises_a_hand_written_row():
         "tabmwp": "8",
         "gsm_hard": "1234570",
         "reasoning_gym_gsm": "12",
+        "toy_world": "15",
     }
     for name, row in rows.items():
         record = normalise_row(name, row, "test", 0)

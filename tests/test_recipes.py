@@ -64,3 +64,10 @@ def test_the_cpu_demo_passes_its_dry_run(tmp_path):
     result = dry_run("tiny_cpu_demo.sh", cwd=tmp_path, OUT_DIR=str(tmp_path / "demo"))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count("DRY RUN OK (ppo)") == 2  # CCRL and outcome-only RL; cot_sft has no RL stage
+
+
+def test_the_toy_world_preset_checks_one_sft_and_two_rl_runs_for_a_seed(tmp_path):
+    result = dry_run("toy_world_quick.sh", cwd=tmp_path, OUT_DIR=str(tmp_path / "toy"), SEEDS="1")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.count("DRY RUN OK (sft)") == 1
+    assert result.stdout.count("DRY RUN OK (ppo)") == 2  # CCRL and outcome-only from the one SFT checkpoint

@@ -56,12 +56,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from data_prep.records import DataError, Record
-from data_prep.sources import equations, gsm, tables
+from data_prep.sources import equations, gsm, tables, toy_world
 from data_prep.sources.readers import (
     RG_DEFAULT_SIZE,
     SourceUnavailableError,
@@ -69,6 +69,7 @@ from data_prep.sources.readers import (
     hub_rows,
     iter_file_rows,
 )
+from toy_world.problems import SPLITS as TOY_SPLITS
 
 __all__ = [
     "BENCHMARKS",
@@ -124,6 +125,8 @@ class SourceSpec:
     # Our split label -> the hub dataset's split name, where they differ (a benchmark whose hub dataset files its
     # test problems under "train"): records are labelled with what they are, read from where the hub keeps them.
     hub_splits: dict[str, str] = field(default_factory=dict)
+    # An offline generator's rows, (split, limit, seed) -> (label, row) pairs; None for hub and file sources.
+    rows: Callable[[str, int | None, int], Iterator[tuple[str, Any]]] | None = None
 
 
 SOURCES: dict[str, SourceSpec] = {
@@ -172,6 +175,10 @@ SOURCES: dict[str, SourceSpec] = {
             "offline demo",
             gsm.reasoning_gym_gsm,
         ),
+        SourceSpec(
+            "toy_world", "ccrl/toy_world", None, None, TOY_SPLITS, "toy world", toy_world.toy_world_record,
+            rows=toy_world.toy_world_rows,
+        ),  # fmt: skip
     ]
 }
 
@@ -192,6 +199,7 @@ EVAL_SPLITS = {
     "gsm_hard": "test",
     "gsm_symbolic_apple": "test",
     "reasoning_gym_gsm": "test",
+    "toy_world": "test",
 }
 BENCHMARKS = ("gsm8k", "svamp", "asdiv", "mawps", "tabmwp", "gsm_hard", "gsm_symbolic_apple")
 
@@ -242,6 +250,8 @@ def load_source(
     stats = stats if stats is not None else LoadStats()
     if input_path:
         rows, where = iter_file_rows(input_path), input_path
+    elif spec.rows is not None:
+        rows, where = spec.rows(split, limit, seed), f"generator {name} (seed {seed})"
     elif spec.hub_id is None:
         rows, where = generated_rows(split, limit, seed), f"reasoning-gym gsm_symbolic (seed {seed})"
     else:
