@@ -70,6 +70,7 @@ from data_prep.sources.readers import (
     iter_file_rows,
 )
 from toy_world.problems import SPLITS as TOY_SPLITS
+from verl_ccrl.number_mentions import read_numbers
 
 __all__ = [
     "BENCHMARKS",
@@ -272,6 +273,7 @@ def load_source(
             except _UNREADABLE as error:  # the number reader gave up on this row's text: name the row, not a trace
                 reason = f"could not be read: {type(error).__name__}: {str(error)[:200]}"
                 raise DataError(where, label, "<row>", reason, "fix or drop the row.") from None
+            _refuse_oversized_numerals(record, where, label)
             if record.id in seen_ids:
                 raise DataError(where, label, "id", f"duplicate id {record.id!r}.", "ids must be unique per split.")
         except DataError as error:
@@ -288,6 +290,16 @@ def load_source(
     if stats.skipped:
         logger.warning("%s: skipped %d malformed rows: %s", where, sum(stats.skipped.values()), dict(stats.skipped))
     return records
+
+
+def _refuse_oversized_numerals(record: Record, where: str, label: str) -> None:
+    """A numeral past the reader's bounds (``verl_ccrl/bounds.py``) in the question or the solution would be an
+    opaque, unjudged number in every reward of this problem: the row is malformed, named, and skippable."""
+    for field_name in ("question", "reference"):
+        oversized = read_numbers(getattr(record, field_name)).oversized
+        if oversized:
+            reason = f"could not be read: a numeral of {oversized[0].reason}"
+            raise DataError(where, label, field_name, reason, "fix or drop the row.")
 
 
 def _reason_class(reason: str) -> str:
