@@ -16,7 +16,7 @@ import re
 import statistics
 import sys
 
-from verl_ccrl.cpu.run_smoke import run_smoke
+from verl_ccrl.integration.cpu.run_smoke import run_smoke
 
 # verl's timing keys for the phases that run the model (trainer_base.py _step_once); "gen" is the rollout.
 MODEL_PHASES = ("gen", "old_log_prob", "ref", "values", "update_critic", "update_actor")

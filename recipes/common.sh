@@ -66,7 +66,7 @@ GPU_MEMORY_UTILIZATION=${GPU_MEMORY_UTILIZATION:-0.6}
 SAVE_FREQ=${SAVE_FREQ:-50}
 TEST_FREQ=${TEST_FREQ:-10}
 
-# ---- CCRL (README "The reward"; ccrl.* in verl_ccrl/config/ccrl_trainer.yaml)
+# ---- CCRL (README "The reward"): the defaults are verl_ccrl.CCRLConfig's, stated here (tests/test_defaults.py)
 CCRL_ALPHA=${CCRL_ALPHA:-0.25}
 CCRL_BETA=${CCRL_BETA:-0.5}
 CCRL_TAU=${CCRL_TAU:-0.0}
@@ -103,7 +103,7 @@ ccrl_latest_hf() {  # $1 checkpoint dir, $2 sub-path inside global_step_N
   if [ -f "$tracker" ]; then echo "$1/global_step_$(cat "$tracker")/$2"; else echo "$1/global_step_LATEST/$2"; fi
 }
 
-ccrl_cpu_lines() { "$PYTHON" -m verl_ccrl.cpu.overrides "$1"; }
+ccrl_cpu_lines() { "$PYTHON" -m verl_ccrl.integration.cpu.overrides "$1"; }
 
 ccrl_sft_overrides() {
   SFT_ARGS=(

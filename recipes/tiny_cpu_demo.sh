@@ -29,7 +29,7 @@ export ACTOR_LR=1e-4 CRITIC_LR=1e-4 SAVE_FREQ=$RL_TOTAL_STEPS TEST_FREQ=-1 KL_CO
 export EVAL_BACKEND=transformers EVAL_MAX_NEW_TOKENS=48 EVAL_LIMIT=$N_EVAL
 
 mkdir -p "$OUT_DIR"
-[ -f "$MODEL_PATH/config.json" ] || "$PYTHON" -m verl_ccrl.cpu.tiny_model "$MODEL_PATH"
+[ -f "$MODEL_PATH/config.json" ] || "$PYTHON" -m verl_ccrl.integration.cpu.tiny_model "$MODEL_PATH"
 teacher_args=(--teacher "$TEACHER")
 if [ "$TEACHER" = transformers ]; then teacher_args+=(--model "$MODEL_PATH" --max-tokens 64); fi
 "$PYTHON" -m data_prep build --source gsm_symbolic --limit "$N_PROBLEMS" "${teacher_args[@]}" \

@@ -21,7 +21,7 @@ import torch
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = 2
-TRAIN_BATCH_SIZE = 4  # prompts per step, as verl_ccrl.cpu.run_smoke sets it
+TRAIN_BATCH_SIZE = 4  # prompts per step, as verl_ccrl.integration.cpu.run_smoke sets it
 GRPO_SAMPLES_PER_PROMPT = 4
 
 
@@ -39,7 +39,7 @@ def _run_python(code: str, env: dict[str, str] | None = None, timeout: float = 3
 
 def test_registration_happens_only_when_verl_is_told_to_import_the_module():
     check = """
-        import verl_ccrl.cpu
+        import verl_ccrl.integration.cpu
         from verl.plugin.platform import PlatformRegistry
         from verl.workers.rollout.base import _ROLLOUT_REGISTRY
         from verl.workers.rollout.replica import RolloutReplicaRegistry
@@ -57,8 +57,8 @@ def test_registration_happens_only_when_verl_is_told_to_import_the_module():
     selected = _run_python(
         """
         import json, verl
-        import verl_ccrl.cpu
-        verl_ccrl.cpu.register()  # idempotent: a second registration changes nothing
+        import verl_ccrl.integration.cpu
+        verl_ccrl.integration.cpu.register()  # idempotent: a second registration changes nothing
         import verl.utils.distributed as distributed
         from verl.plugin.platform import get_platform
         from verl.utils.device import get_device_id, get_torch_device
@@ -77,7 +77,7 @@ def test_registration_happens_only_when_verl_is_told_to_import_the_module():
             "gloo_seam_not_doubled": not hasattr(getattr(seam, "__wrapped__", None), "__wrapped__"),
         }))
         """,
-        env={"VERL_USE_EXTERNAL_MODULES": "verl_ccrl.cpu", "VERL_PLATFORM": "cpu"},
+        env={"VERL_USE_EXTERNAL_MODULES": "verl_ccrl.integration.cpu", "VERL_PLATFORM": "cpu"},
     )
     assert selected.returncode == 0, selected.stderr[-3000:]
     assert json.loads(selected.stdout.strip().splitlines()[-1]) == {
@@ -85,7 +85,7 @@ def test_registration_happens_only_when_verl_is_told_to_import_the_module():
         "device_id": "cpu",
         "memory_reserved": 0,
         "rng_state_restores": True,
-        "rollout": "verl_ccrl.cpu.hf_rollout.HFCPUServerAdapter",
+        "rollout": "verl_ccrl.integration.cpu.hf_rollout.HFCPUServerAdapter",
         "replica": "HFCPUReplica",
         "gloo_seam": True,
         "gloo_seam_not_doubled": True,
@@ -94,7 +94,7 @@ def test_registration_happens_only_when_verl_is_told_to_import_the_module():
 
 @pytest.fixture(scope="module")
 def tiny_model_path(tmp_path_factory):
-    from verl_ccrl.cpu.tiny_model import build_tiny_model
+    from verl_ccrl.integration.cpu.tiny_model import build_tiny_model
 
     return build_tiny_model(str(tmp_path_factory.mktemp("tiny_model")), seed=0)
 
@@ -104,7 +104,7 @@ def hf_cpu_server(tiny_model_path):
     """The rollout server class used directly (no Ray): it only needs verl's config dataclasses."""
     from verl.workers.config import HFModelConfig, RolloutConfig
 
-    from verl_ccrl.cpu.hf_rollout import HFCPURolloutServer
+    from verl_ccrl.integration.cpu.hf_rollout import HFCPURolloutServer
 
     rollout_config = RolloutConfig(name="hf_cpu", prompt_length=64, response_length=12, tensor_model_parallel_size=1)
     return HFCPURolloutServer(rollout_config, HFModelConfig(path=tiny_model_path), replica_rank=0)
@@ -200,7 +200,8 @@ def test_ccrl_trains_end_to_end_on_cpu(tmp_path, estimator):
     workdir = tmp_path / "run"
     # A random model never answers right; judging numbers that match no reference value as wrong makes the
     # reward vary with the sampled numbers and their confidence, so advantages and gradients are non-zero.
-    command = [sys.executable, "-m", "verl_ccrl.cpu.run_smoke", "--workdir", str(workdir), "--steps", str(STEPS)]
+    command = [sys.executable, "-m", "verl_ccrl.integration.cpu.run_smoke", "--workdir", str(workdir)]
+    command += ["--steps", str(STEPS)]
     command += ["--method", "ccrl", "--estimator", estimator, "ccrl.reference_mismatch_is_wrong=True"]
     # GRPO scores with the rollout's entropies; GAE with the actor's, recomputed after the old-log-prob pass.
     command += [f"ccrl.entropy_source={'rollout' if estimator == 'grpo' else 'actor'}"]

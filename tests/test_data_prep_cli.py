@@ -170,7 +170,7 @@ def test_eval_writes_one_parquet_per_benchmark_from_local_files(tmp_path, capsys
 
 
 def test_build_with_a_tiny_local_transformers_teacher_finishes_and_reports(tmp_path, capsys):
-    tiny_model = pytest.importorskip("verl_ccrl.cpu.tiny_model")
+    tiny_model = pytest.importorskip("verl_ccrl.integration.cpu.tiny_model")
     model_dir = tiny_model.build_tiny_model(str(tmp_path / "tiny"))
     out = str(tmp_path / "data")
     code = main(

@@ -33,7 +33,7 @@ RECORDS = [
 
 @pytest.fixture(scope="module")
 def tiny_tokenizer():
-    tiny_model = pytest.importorskip("verl_ccrl.cpu.tiny_model")
+    tiny_model = pytest.importorskip("verl_ccrl.integration.cpu.tiny_model")
     return tiny_model.build_tiny_tokenizer()
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from verl_ccrl.dry_run import compose, main, validate
+from verl_ccrl.integration.dry_run import compose, main, validate
 
 # verl insists on micro-batch sizes for every worker; a real recipe sets them.
 MICRO_BATCHES = [

@@ -1,8 +1,8 @@
 """``python -m verl_ccrl.eval``: generation, scoring, run JSONs, the merged table and its errors.
 
-The transformers backend runs end to end on the tiny random model of ``verl_ccrl.cpu.tiny_model`` (its responses are
-gibberish, which is enough for the plumbing and the entropy check); scoring and calibration are checked with a
-scripted backend whose responses and entropies are known. Problems are our own arithmetic word problems.
+The transformers backend runs end to end on the tiny random model of ``verl_ccrl.integration.cpu.tiny_model`` (its
+responses are gibberish, which is enough for the plumbing and the entropy check); scoring and calibration are checked
+with a scripted backend whose responses and entropies are known. Problems are our own arithmetic word problems.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def _write_parquet(path, rows) -> str:
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> str:
-    from verl_ccrl.cpu.tiny_model import build_tiny_model
+    from verl_ccrl.integration.cpu.tiny_model import build_tiny_model
 
     return build_tiny_model(str(tmp_path_factory.mktemp("eval_model") / "tiny-qwen"))
 

@@ -13,7 +13,7 @@ from verl.experimental.reward_loop.reward_manager import get_reward_manager_cls
 from verl.trainer.ppo.reward import load_reward_manager, resolve_reward_manager_cls
 
 from verl_ccrl import score_response
-from verl_ccrl.reward_manager import REWARD_EXTRA_KEYS, CCRLRewardManager
+from verl_ccrl.integration.reward_manager import REWARD_EXTRA_KEYS, CCRLRewardManager
 
 PROBLEM = "A farm has 14 pens with 6 goats each. 25 goats are sold. How many goats remain?"
 RESPONSE = "14 * 6 = 84 goats. 84 - 25 = 58 goats remain.\n#### 58"
@@ -85,7 +85,7 @@ def test_ccrl_is_registered_when_verl_is_imported():
 def test_ccrl_loads_through_importlib_source_too():
     config = trainer_config()
     config.reward.reward_manager.source = "importlib"
-    config.reward.reward_manager.module.path = "pkg://verl_ccrl.reward_manager"
+    config.reward.reward_manager.module.path = "pkg://verl_ccrl.integration.reward_manager"
     config.reward.reward_manager.name = "CCRLRewardManager"
     assert resolve_reward_manager_cls(config) is CCRLRewardManager
 

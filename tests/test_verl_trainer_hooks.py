@@ -9,11 +9,11 @@ import yaml
 from omegaconf import OmegaConf
 
 from verl_ccrl import CCRLConfig
+from verl_ccrl.entropy import entropies_from_position_logprobs
+from verl_ccrl.integration.trainer import check_entropy_channel, token_level_scores
 from verl_ccrl.metrics import reward_info_metrics
-from verl_ccrl.trainer import check_entropy_channel, token_level_scores
-from verl_ccrl.vllm_rollout import entropies_from_position_logprobs
 
-CONFIG_YAML = Path(__file__).resolve().parents[1] / "verl_ccrl" / "config" / "ccrl_trainer.yaml"
+CONFIG_YAML = Path(__file__).resolve().parents[1] / "verl_ccrl" / "integration" / "config" / "ccrl_trainer.yaml"
 
 
 def base_config(**overrides):
@@ -133,7 +133,7 @@ def test_engine_proxy_asks_for_top_k_on_a_copy_and_keeps_the_final_output():
     import asyncio
     import copy
 
-    from verl_ccrl.vllm_rollout import _TopKLogprobEngine
+    from verl_ccrl.integration.vllm_rollout import _TopKLogprobEngine
 
     class Params(SimpleNamespace):
         def clone(self):
@@ -163,7 +163,7 @@ def test_engine_proxy_asks_for_top_k_on_a_copy_and_keeps_the_final_output():
 
 
 def test_one_switch_turns_on_cpu_mode_before_the_users_overrides():
-    from verl_ccrl.main_ppo import with_cpu_mode
+    from verl_ccrl.integration.main_ppo import with_cpu_mode
 
     environ = {"VERL_CCRL_CPU": "1"}
     argv = with_cpu_mode(["main_ppo", "actor_rollout_ref.rollout.n=2"], environ)

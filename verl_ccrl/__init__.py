@@ -1,7 +1,8 @@
 """verl-ccrl: Confidence-Calibrated RL and Chain-of-Meta-Thought SFT for verl.
 
-The core (this namespace) is pure Python with no verl import: number analysis, verdicts, confidence, reward
-and calibration metrics. The verl integration lives in submodules that import verl themselves.
+The core (this namespace) is pure Python with no verl, vLLM, Ray or torch import: number analysis, verdicts,
+confidence, reward and calibration metrics (``tests/test_layout.py`` fences it). Everything that imports verl lives
+in :mod:`verl_ccrl.integration`.
 """
 
 from verl_ccrl.alignment import TokenAligner, mention_token_indices, token_char_spans

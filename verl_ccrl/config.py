@@ -12,13 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-__all__ = ["CCRLConfig", "CONFIDENCE_ESTIMATORS", "AGGREGATIONS", "VERIFICATION_SOURCES", "RESTATEMENT_POLICIES"]
+__all__ = [
+    "CCRLConfig", "CONFIDENCE_ESTIMATORS", "AGGREGATIONS", "VERIFICATION_SOURCES", "RESTATEMENT_POLICIES", "SHAPINGS"
+]  # fmt: skip
 
 CONFIDENCE_ESTIMATORS = ("exp_neg_entropy", "normalized_entropy")
 AGGREGATIONS = ("mean", "min", "last")
 VERIFICATION_SOURCES = ("arithmetic", "reference")
 RESTATEMENT_POLICIES = ("unverifiable", "inherit")
 ENTROPY_SOURCES = ("rollout", "actor")
+SHAPINGS = ("linear", "brier")
 
 
 @dataclass
@@ -41,7 +44,17 @@ class CCRLConfig:
         default=0.0,
         metadata={
             "help": "Confidence threshold in [0, 1]: a wrong number with confidence below tau is not penalised "
-            "(s_i = 0, it still counts in |C|). 0 penalises every wrong number."
+            "(s_i = 0, it still counts in |C|). 0 penalises every wrong number. Linear shaping only."
+        },
+    )
+    shaping: str = field(
+        default="linear",
+        metadata={
+            "help": "How a judged number's confidence c and correctness y (1 right, 0 wrong) become its term s_i: "
+            "'linear' s = +alpha*c if right, -beta*c if wrong (the paper's description; not a proper scoring rule: "
+            "it pushes c to 1 where the chance p of being right exceeds beta/(alpha+beta) and to 0 below); "
+            "'brier' s = alpha - (alpha+beta)*(c - y)^2 (a proper scoring rule: its expectation is highest at "
+            "c = p; same values as 'linear' at c = 1, range [-beta, alpha]). README, \"Shaping\"."
         },
     )
     confidence_estimator: str = field(
@@ -150,6 +163,12 @@ class CCRLConfig:
         _choice("aggregation", self.aggregation, AGGREGATIONS)
         _choice("restatement_policy", self.restatement_policy, RESTATEMENT_POLICIES)
         _choice("entropy_source", self.entropy_source, ENTROPY_SOURCES)
+        _choice("shaping", self.shaping, SHAPINGS)
+        if self.shaping != "linear" and self.tau > 0:
+            raise ValueError(
+                f"ccrl.tau={self.tau} applies to shaping='linear' only; with ccrl.shaping={self.shaping!r} a proper "
+                f"scoring rule already charges a low-confidence error little. Set ccrl.tau=0 or ccrl.shaping=linear."
+            )
         if self.vocab_size is not None:
             if isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int) or self.vocab_size < 2:
                 raise ValueError(

@@ -30,10 +30,20 @@ Example::
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import torch
+# torch is imported inside each function: the core must import without torch (tests/test_layout.py).
+if TYPE_CHECKING:
+    import torch
 
-__all__ = ["ENTROPY_FIELD", "entropy_from_logits", "entropy_from_logprobs", "entropy_upper_bound_from_logprobs"]
+__all__ = [
+    "ENTROPY_FIELD",
+    "entropies_from_position_logprobs",
+    "entropy_from_logits",
+    "entropy_from_logprobs",
+    "entropy_upper_bound_from_logprobs",
+]
 
 # The rollout backends put per-token entropies under this key of TokenOutput.extra_fields; verl carries it to the
 # reward's extra_info, and the reward manager and trainer read it there.
@@ -52,6 +62,8 @@ def entropy_from_logprobs(log_probs: torch.Tensor, vocab_size: int | None = None
 
 
 def _entropy_lower_bound(log_probs: torch.Tensor) -> torch.Tensor:
+    import torch
+
     log_probs = log_probs.double()
     probs = log_probs.exp()
     finite = torch.isfinite(log_probs)
@@ -65,6 +77,8 @@ def _entropy_lower_bound(log_probs: torch.Tensor) -> torch.Tensor:
 
 def entropy_upper_bound_from_logprobs(log_probs: torch.Tensor, vocab_size: int) -> torch.Tensor:
     """The largest entropy consistent with top-k ``log_probs``: the tail mass spread evenly over the other tokens."""
+    import torch
+
     log_probs = log_probs.double()
     probs = log_probs.exp()
     finite = torch.isfinite(log_probs)
@@ -77,4 +91,38 @@ def entropy_upper_bound_from_logprobs(log_probs: torch.Tensor, vocab_size: int) 
 
 def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
     """Exact entropy (nats) of ``softmax(logits)`` per position, shape ``[..., V] -> [...]``, returned as float32."""
+    import torch
+
     return entropy_from_logprobs(torch.log_softmax(logits.float(), dim=-1))
+
+
+def entropies_from_position_logprobs(
+    position_logprobs: Sequence[dict], top_k: int, vocab_size: int | None = None
+) -> list[float]:
+    """Per-token entropies from vLLM's per-position ``{token_id: Logprob}`` dicts.
+
+    Only entries ranked 1..top_k are used: vLLM adds the sampled token when it falls outside the top k, and that
+    entry would break the "every other token is at most the k-th probability" bound of ``entropy_from_logprobs``.
+
+    >>> from types import SimpleNamespace as Logprob
+    >>> import math
+    >>> half = math.log(0.5)
+    >>> entropies_from_position_logprobs([{1: Logprob(logprob=half, rank=1), 2: Logprob(logprob=half, rank=2)}], 2)
+    [0.6931471824645996]
+    """
+    import torch
+
+    if not position_logprobs:
+        return []
+    rows, empty = [], []
+    for entries in position_logprobs:
+        ranked = sorted(
+            (entry for entry in (entries or {}).values() if entry.rank is not None and 1 <= entry.rank <= top_k),
+            key=lambda entry: entry.rank,
+        )
+        values = [float(entry.logprob) for entry in ranked]
+        empty.append(not values)
+        rows.append(values + [float("-inf")] * (top_k - len(values)))
+    entropies = entropy_from_logprobs(torch.tensor(rows, dtype=torch.float64), vocab_size=vocab_size).tolist()
+    # No log-probs at a position: NaN, so a number there gets no confidence instead of a made-up certainty.
+    return [float("nan") if missing else entropy for entropy, missing in zip(entropies, empty)]

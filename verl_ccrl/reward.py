@@ -4,6 +4,8 @@
     s_i = +alpha * c_i   if computed number i is correct
     s_i = -beta  * c_i   if it is wrong and c_i >= tau   (0 if wrong and c_i < tau)
 
+(the default ``linear`` shaping; ``ccrl.shaping=brier`` uses a proper scoring rule instead, see ``shaping.py``).
+
 C is the set of computed numbers with a verdict (correct or wrong) *and* a confidence (their tokens aligned
 and their entropies finite); c_i = confidence of number i (``confidence.py``); R_outcome = correct_reward or
 wrong_reward by the final answer (``answer.py``). Pure Python, no verl import.
@@ -36,6 +38,7 @@ from verl_ccrl.analysis import CORRECT, EXTRACTED, UNVERIFIABLE, WRONG, Analyzed
 from verl_ccrl.answer import extract_final_answer, is_answer_correct, parse_ground_truth
 from verl_ccrl.confidence import number_confidence
 from verl_ccrl.config import CCRLConfig
+from verl_ccrl.shaping import number_term
 
 __all__ = ["ScoredMention", "CCRLScore", "rescore_numbers", "score_response"]
 
@@ -183,12 +186,12 @@ def _confidence(token_entropies: list[float], config: CCRLConfig) -> float | Non
 
 
 def _term(verdict: str | None, confidence: float, config: CCRLConfig) -> float:
-    """s_i: +alpha c for a correct number, -beta c for a wrong one at or above tau, else 0."""
-    if verdict == CORRECT:
-        return config.alpha * confidence
-    if verdict == WRONG and confidence >= config.tau:
-        return -config.beta * confidence
-    return 0.0
+    """s_i of a judged number under ``config.shaping`` (``shaping.py``); 0 for a number without a verdict."""
+    if verdict not in (CORRECT, WRONG):
+        return 0.0
+    return number_term(
+        verdict == CORRECT, confidence, alpha=config.alpha, beta=config.beta, tau=config.tau, shaping=config.shaping
+    )
 
 
 def _usable_entropies(token_spans, entropies) -> tuple[list[float] | None, str]:

@@ -254,7 +254,7 @@ class VLLMBackend:
     def generate(self, conversations: Sequence[Messages]) -> list[Generation]:
         from vllm import SamplingParams
 
-        from verl_ccrl.vllm_rollout import entropies_from_position_logprobs
+        from verl_ccrl.entropy import entropies_from_position_logprobs
 
         prompts = render_prompts(self.tokenizer, conversations)
         params = SamplingParams(

@@ -3,16 +3,17 @@
 A debugging and CI backend, not a training setup. Importing this package registers, idempotently:
 
 - a ``cpu`` platform in verl's ``PlatformRegistry`` (selected only with ``VERL_PLATFORM=cpu``; see
-  :mod:`verl_ccrl.cpu.platform`), and, when it is selected, wrappers of the two verl functions that cannot run on CPU
-  (plain ``gloo`` process groups, critic loading without flash-attention; see :mod:`verl_ccrl.cpu.seams`);
+  :mod:`verl_ccrl.integration.cpu.platform`), and, when it is selected, wrappers of the two verl functions that
+  cannot run on CPU (plain ``gloo`` process groups, critic loading without flash-attention; see
+  :mod:`verl_ccrl.integration.cpu.verl_patches`);
 - the ``hf_cpu`` rollout (transformers ``generate`` on CPU, exact per-token entropy) in both of verl's rollout
-  registries, by import path only: :mod:`verl_ccrl.cpu.hf_rollout` is imported when a run selects
+  registries, by import path only: :mod:`verl_ccrl.integration.cpu.hf_rollout` is imported when a run selects
   ``actor_rollout_ref.rollout.name=hf_cpu``, never on GPU runs.
 
 verl imports the modules named in ``VERL_USE_EXTERNAL_MODULES`` at ``import verl`` in every process
-(``verl/__init__.py:49``), so ``VERL_USE_EXTERNAL_MODULES=verl_ccrl.cpu`` registers all of this in the driver, the
-TaskRunner, the FSDP workers, the rollout servers and the agent-loop/reward workers, provided the variable reaches
-Ray workers: :func:`ray_env_vars` lists what a run must forward through ``ray_kwargs.ray_init.runtime_env``.
+(``verl/__init__.py:49``), so ``VERL_USE_EXTERNAL_MODULES=verl_ccrl.integration.cpu`` registers all of this in the
+driver, the TaskRunner, the FSDP workers, the rollout servers and the agent-loop/reward workers, provided the variable
+reaches Ray workers: :func:`ray_env_vars` lists what a run must forward through ``ray_kwargs.ray_init.runtime_env``.
 
 Importing this package registers only when that variable names it: any other import (pytest collecting doctests,
 a test building the tiny model, a script preparing a run) leaves verl's registries untouched. Call
@@ -23,27 +24,27 @@ from __future__ import annotations
 
 import os
 
-from verl_ccrl.cpu.platform import PLATFORM_ENV_VAR, PLATFORM_NAME, cpu_platform_selected
+from verl_ccrl.integration.cpu.platform import PLATFORM_ENV_VAR, PLATFORM_NAME, cpu_platform_selected
 
 EXTERNAL_MODULES_ENV_VAR = "VERL_USE_EXTERNAL_MODULES"
-THIS_MODULE = "verl_ccrl.cpu"
+THIS_MODULE = "verl_ccrl.integration.cpu"
 # verl picks its engine class by device name and has none registered for "cpu" (verl/workers/engine/base.py:426);
 # the FSDP engine registered for "cuda" runs on CPU once the platform says "cpu".
 ENGINE_DEVICE_ENV_VAR = "VERL_ENGINE_DEVICE"
 HF_CPU_ROLLOUT_NAME = "hf_cpu"
-HF_ROLLOUT_MODULE = "verl_ccrl.cpu.hf_rollout"
+HF_ROLLOUT_MODULE = "verl_ccrl.integration.cpu.hf_rollout"
 
 
 def register() -> None:
     """Register the cpu platform and the ``hf_cpu`` rollout with verl (idempotent, cheap)."""
-    from verl_ccrl.cpu.platform import register_platform
+    from verl_ccrl.integration.cpu.platform import register_platform
 
     register_platform()
     register_rollout()
     if cpu_platform_selected():
-        from verl_ccrl.cpu.seams import install_cpu_seams
+        from verl_ccrl.integration.cpu.verl_patches import install_verl_patches
 
-        install_cpu_seams()
+        install_verl_patches()
 
 
 def register_rollout() -> None:
@@ -62,7 +63,7 @@ def register_rollout() -> None:
 
 
 def _load_hf_cpu_replica():
-    from verl_ccrl.cpu.hf_rollout import HFCPUReplica
+    from verl_ccrl.integration.cpu.hf_rollout import HFCPUReplica
 
     return HFCPUReplica
 

@@ -1,9 +1,9 @@
 """The two verl 0.9.1 functions that cannot run on CPU whatever the platform reports, wrapped for CPU runs.
 
-Installed by :func:`verl_ccrl.cpu.register` only when ``VERL_PLATFORM=cpu``; GPU runs never see them. Both wrap a
-module attribute of verl, which is what verl's callers look up at call time, except the one caller that imported a
-name at module load (``verl/workers/engine_workers.py:38``): the external-module import in ``verl/__init__.py:49``
-runs before that module loads in every process, and :func:`install_cpu_seams` also rebinds it if it loaded first.
+Installed by :func:`verl_ccrl.integration.cpu.register` only when ``VERL_PLATFORM=cpu``; GPU runs never see them. Both
+wrap a module attribute of verl, which is what verl's callers look up at call time, except the one caller that imported
+a name at module load (``verl/workers/engine_workers.py:38``): the external-module import in ``verl/__init__.py:49``
+runs before that module loads in every process, and :func:`install_verl_patches` also rebinds it if it loaded first.
 
 1. Process groups. verl asks for ``f"cpu:gloo,{device}:{backend}"`` (``verl/utils/distributed.py:63`` and ``:89``),
    which on the cpu platform is ``"cpu:gloo,cpu:gloo"``, and torch rejects a device type named twice; no platform
@@ -91,7 +91,7 @@ _SEAMS = (
 )
 
 
-def install_cpu_seams() -> None:
+def install_verl_patches() -> None:
     """Wrap the verl functions above (idempotent). Call only when the cpu platform is selected."""
     import importlib
 

@@ -1,8 +1,9 @@
 """verl reward manager ``ccrl``: the CCRL reward inside verl's reward loop.
 
-Registered in verl's reward-loop registry on import; verl imports this module in every process through the
-``verl.plugins`` entry point, so ``reward.reward_manager.name=ccrl`` is all a run needs. It also loads with
-``reward.reward_manager.source=importlib reward.reward_manager.module.path=pkg://verl_ccrl.reward_manager
+Registered in verl's reward-loop registry by :mod:`verl_ccrl.integration.plugin`, which verl imports in every
+process through the ``verl.plugins`` entry point, so ``reward.reward_manager.name=ccrl`` is all a run needs. It
+also loads with ``reward.reward_manager.source=importlib
+reward.reward_manager.module.path=pkg://verl_ccrl.integration.reward_manager
 reward.reward_manager.name=CCRLRewardManager``.
 
 Per response it reads, from the sample's ``extra_info`` (the RL parquet's, updated by verl with the rollout's
@@ -26,7 +27,6 @@ import os
 from fractions import Fraction
 
 from verl import DataProto
-from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 from verl_ccrl.alignment import TokenAligner
@@ -56,7 +56,6 @@ REWARD_EXTRA_KEYS = (
 )
 
 
-@register("ccrl")
 class CCRLRewardManager(RewardManagerBase):
     """Outcome + confidence-calibrated number reward, one response at a time, like verl's naive manager."""
 

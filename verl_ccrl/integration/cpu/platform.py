@@ -3,7 +3,7 @@
 Debugging backend: it lets verl's real PPO/GRPO trainer run on a machine without an accelerator (laptops, CI).
 Never used on GPU runs: the platform is registered by name but only selected with ``VERL_PLATFORM=cpu``
 (``verl/plugin/platform/platform_manager.py:92``). The few verl functions that cannot run on CPU whatever the
-platform says are wrapped in :mod:`verl_ccrl.cpu.seams`, only when this platform is selected.
+platform says are wrapped in :mod:`verl_ccrl.integration.cpu.verl_patches`, only when this platform is selected.
 
 Without a registered ``cpu`` platform verl silently falls back to ``nvidia`` (``platform_manager.py:114``) and
 calls ``torch.cuda``. The platform below answers verl's ``torch.cuda``-style calls with CPU facts; its
@@ -57,7 +57,7 @@ class _CPUDeviceModule(types.ModuleType):
     """
 
     def __init__(self) -> None:
-        super().__init__("verl_ccrl.cpu.device")
+        super().__init__("verl_ccrl.integration.cpu.device")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(torch.cpu, name)

@@ -12,50 +12,18 @@ that is the model's own distribution before temperature and top-p, i.e. the poli
 
 Registration is lazy (a name in verl's two rollout registries); vLLM is imported only when a run selects
 ``actor_rollout_ref.rollout.name=vllm_ccrl``. ``k`` comes from ``actor_rollout_ref.rollout.custom.ccrl_top_k``
-(``python -m verl_ccrl.main_ppo`` sets it from ``ccrl.top_k``; default 20, vLLM's default ``max_logprobs``).
+(``python -m verl_ccrl.main_ppo`` sets it from ``ccrl.top_k``; default ``CCRLConfig.top_k``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from verl_ccrl.config import CCRLConfig
+from verl_ccrl.entropy import ENTROPY_FIELD, entropies_from_position_logprobs
 
-import torch
+__all__ = ["ENTROPY_FIELD", "DEFAULT_TOP_K", "load_vllm_ccrl_replica"]
 
-from verl_ccrl.entropy import ENTROPY_FIELD, entropy_from_logprobs
-
-__all__ = ["ENTROPY_FIELD", "DEFAULT_TOP_K", "entropies_from_position_logprobs", "load_vllm_ccrl_replica"]
-
-DEFAULT_TOP_K = 20
-
-
-def entropies_from_position_logprobs(
-    position_logprobs: Sequence[dict], top_k: int, vocab_size: int | None = None
-) -> list[float]:
-    """Per-token entropies from vLLM's per-position ``{token_id: Logprob}`` dicts.
-
-    Only entries ranked 1..top_k are used: vLLM adds the sampled token when it falls outside the top k, and that
-    entry would break the "every other token is at most the k-th probability" bound of ``entropy_from_logprobs``.
-
-    >>> from types import SimpleNamespace as Logprob
-    >>> import math
-    >>> half = math.log(0.5)
-    >>> entropies_from_position_logprobs([{1: Logprob(logprob=half, rank=1), 2: Logprob(logprob=half, rank=2)}], 2)
-    [0.6931471824645996]
-    """
-    if not position_logprobs:
-        return []
-    rows, empty = [], []
-    for entries in position_logprobs:
-        ranked = sorted(
-            (entry for entry in (entries or {}).values() if entry.rank is not None and 1 <= entry.rank <= top_k),
-            key=lambda entry: entry.rank,
-        )
-        values = [float(entry.logprob) for entry in ranked]
-        empty.append(not values)
-        rows.append(values + [float("-inf")] * (top_k - len(values)))
-    entropies = entropy_from_logprobs(torch.tensor(rows, dtype=torch.float64), vocab_size=vocab_size).tolist()
-    # No log-probs at a position: NaN, so a number there gets no confidence instead of a made-up certainty.
-    return [float("nan") if missing else entropy for entropy, missing in zip(entropies, empty)]
+# Used only when a run selects vllm_ccrl without verl_ccrl's YAML (which sets custom.ccrl_top_k from ccrl.top_k).
+DEFAULT_TOP_K = CCRLConfig().top_k
 
 
 class _TopKLogprobEngine:

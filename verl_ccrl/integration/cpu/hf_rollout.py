@@ -3,7 +3,7 @@
 Debugging backend. It exists so that verl's real trainer (agent loop, reward loop, FSDP actor, weight sync) runs
 end to end on a machine without a GPU, and so that tests can check the CCRL entropy channel with exact entropies.
 It serves one request at a time, has no KV cache management, no sleep/wake and no LoRA. Never import it on GPU
-runs: :mod:`verl_ccrl.cpu` registers it by import path, so it is loaded only when a run selects
+runs: :mod:`verl_ccrl.integration.cpu` registers it by import path, so it is loaded only when a run selects
 ``actor_rollout_ref.rollout.name=hf_cpu``.
 
 The pieces mirror verl's vLLM backend (``verl/workers/rollout/vllm_rollout/``):
@@ -34,8 +34,8 @@ import torch
 from verl.workers.rollout.base import BaseRollout
 from verl.workers.rollout.replica import RolloutReplica
 
-from verl_ccrl.cpu import HF_CPU_ROLLOUT_NAME
 from verl_ccrl.entropy import ENTROPY_FIELD
+from verl_ccrl.integration.cpu import HF_CPU_ROLLOUT_NAME
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Nothing is downloaded: the tokenizer is a byte-level BPE trained here on generated GSM8K-style sentences (digits
 split one per token, as Qwen's tokenizer does), with a Qwen-style ``<|im_start|>``/``<|im_end|>`` chat template;
 the model is a randomly initialised ``Qwen2ForCausalLM`` small enough to train on two CPU cores. Problems are
-generated arithmetic word problems (no benchmark text). Used by tests and by :mod:`verl_ccrl.cpu.run_smoke`.
+generated arithmetic word problems (no benchmark text). Used by tests and by :mod:`verl_ccrl.integration.cpu.run_smoke`.
 """
 
 from __future__ import annotations
@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog="python -m verl_ccrl.cpu.tiny_model", description="Build the tiny random Qwen2 model and its tokenizer."
+        prog="python -m verl_ccrl.integration.cpu.tiny_model",
+        description="Build the tiny random Qwen2 model and its tokenizer.",
     )
     parser.add_argument("output_dir", help="directory to save the model and tokenizer to (verl loads it by path)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and of the tokenizer corpus")

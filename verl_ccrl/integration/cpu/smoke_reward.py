@@ -7,7 +7,7 @@ and so yields non-zero advantages and gradients. Meaningless as a training signa
 :class:`SmokeRecordingRewardManager` is verl's naive reward manager plus a record, per sample, of the response
 length the trainer holds and the rollout's ``ccrl_entropies`` that reached the reward, written as JSON lines under
 ``$CCRL_SMOKE_RECORD_DIR`` (one file per process; reward workers are separate Ray actors). Select it with
-``reward.reward_manager.source=importlib reward.reward_manager.module.path=pkg://verl_ccrl.cpu.smoke_reward
+``reward.reward_manager.source=importlib reward.reward_manager.module.path=pkg://verl_ccrl.integration.cpu.smoke_reward
 reward.reward_manager.name=SmokeRecordingRewardManager``.
 """
 

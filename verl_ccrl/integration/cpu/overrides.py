@@ -1,17 +1,17 @@
 """Hydra overrides that run verl 0.9.1's trainers on CPU, printable for shell recipes.
 
-    python -m verl_ccrl.cpu.overrides ppo    # one override per line, for verl_ccrl.main_ppo / verl.trainer.main_ppo
-    python -m verl_ccrl.cpu.overrides sft    # for torchrun -m verl.trainer.sft_trainer
-    python -m verl_ccrl.cpu.overrides env    # KEY=VALUE lines every process needs (export them)
+    python -m verl_ccrl.integration.cpu.overrides ppo    # one override per line, for verl_ccrl.main_ppo / verl's
+    python -m verl_ccrl.integration.cpu.overrides sft    # for torchrun -m verl.trainer.sft_trainer
+    python -m verl_ccrl.integration.cpu.overrides env    # KEY=VALUE lines every process needs (export them)
 
-One source of truth for ``verl_ccrl.cpu.run_smoke``, the tests and ``recipes/`` (``DEVICE=cpu``).
+One source of truth for ``verl_ccrl.integration.cpu.run_smoke``, the tests and ``recipes/`` (``DEVICE=cpu``).
 """
 
 from __future__ import annotations
 
 import sys
 
-from verl_ccrl.cpu import ray_env_vars
+from verl_ccrl.integration.cpu import ray_env_vars
 
 
 def worker_env_vars() -> dict[str, str]:
@@ -69,7 +69,7 @@ def sft_overrides() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv not in (["ppo"], ["sft"], ["env"]):
-        print("usage: python -m verl_ccrl.cpu.overrides ppo|sft|env", file=sys.stderr)
+        print("usage: python -m verl_ccrl.integration.cpu.overrides ppo|sft|env", file=sys.stderr)
         return 2
     if argv == ["env"]:
         lines = [f"{key}={value}" for key, value in worker_env_vars().items()]

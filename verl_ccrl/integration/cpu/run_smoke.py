@@ -1,16 +1,16 @@
 """Run verl's own PPO entry point (``python -m verl.trainer.main_ppo``) for a few steps on CPU with a tiny model.
 
-    python -m verl_ccrl.cpu.run_smoke --workdir /tmp/ccrl_smoke                 # 2 CCRL GRPO steps
-    python -m verl_ccrl.cpu.run_smoke --workdir /tmp/ccrl_smoke --estimator gae  # 2 CCRL PPO steps with a critic
-    python -m verl_ccrl.cpu.run_smoke --method smoke ...                        # verl's own entry, smoke reward
+    python -m verl_ccrl.integration.cpu.run_smoke --workdir /tmp/ccrl_smoke                 # 2 CCRL GRPO steps
+    python -m verl_ccrl.integration.cpu.run_smoke --workdir /tmp/ccrl_smoke --estimator gae  # CCRL PPO, a critic
+    python -m verl_ccrl.integration.cpu.run_smoke --method smoke ...                        # verl's entry, smoke
 
 It builds the tiny model and parquet under ``--workdir`` (once), runs the trainer in a subprocess with the CPU
 overrides below, writes its console output to ``<workdir>/<method>-<estimator>/train.log`` and prints where the
 logs are and the wall time. Methods: ``ccrl`` runs ``python -m verl_ccrl.main_ppo`` (CCRL reward, trainer and
 metrics); ``naive`` runs ``python -m verl.trainer.main_ppo`` with verl's naive reward manager on the smoke score
 (plain GRPO/PPO, the baseline of ``benchmarks/hook_overhead.py``); ``smoke`` is verl's entry with the recording
-smoke reward (:mod:`verl_ccrl.cpu.smoke_reward`). A debugging/CI harness: on a random tiny model no reward here is
-a meaningful training signal.
+smoke reward (:mod:`verl_ccrl.integration.cpu.smoke_reward`). A debugging/CI harness: on a random tiny model no
+reward here is a meaningful training signal.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ import sys
 import time
 from dataclasses import dataclass
 
-from verl_ccrl.cpu.overrides import cpu_overrides
-from verl_ccrl.cpu.overrides import worker_env_vars as cpu_env_vars
+from verl_ccrl.integration.cpu.overrides import cpu_overrides
+from verl_ccrl.integration.cpu.overrides import worker_env_vars as cpu_env_vars
 
 ESTIMATORS = ("grpo", "gae")
 METHODS = ("ccrl", "naive", "smoke")
-# Read in the reward workers: by verl_ccrl.cpu.smoke_reward (smoke) and verl_ccrl.reward_manager (ccrl).
+# Read in the reward workers: by integration.cpu.smoke_reward (smoke) and integration.reward_manager (ccrl).
 RECORD_DIR_ENV_VAR = "CCRL_SMOKE_RECORD_DIR"
 CCRL_RECORD_DIR_ENV_VAR = "VERL_CCRL_RECORD_DIR"
 
@@ -52,7 +52,7 @@ def worker_env_vars(record_dir: str | None = None) -> dict[str, str]:
 def reward_overrides(method: str) -> list[str]:
     """How each method scores: CCRL's own config selects its reward; the others name verl's reward managers."""
     if method == "ccrl":
-        return []  # verl_ccrl/config/ccrl_trainer.yaml selects reward manager, trainer and ccrl block
+        return []  # verl_ccrl/integration/config/ccrl_trainer.yaml selects reward manager, trainer and ccrl block
     if method == "naive":
         return [
             "reward.reward_manager.name=naive",
@@ -61,7 +61,7 @@ def reward_overrides(method: str) -> list[str]:
         ]
     return [
         "reward.reward_manager.source=importlib",
-        "reward.reward_manager.module.path=pkg://verl_ccrl.cpu.smoke_reward",
+        "reward.reward_manager.module.path=pkg://verl_ccrl.integration.cpu.smoke_reward",
         "reward.reward_manager.name=SmokeRecordingRewardManager",
     ]
 
@@ -118,7 +118,7 @@ def smoke_overrides(
 
 def prepare_fixtures(workdir: str, seed: int = 0) -> tuple[str, str]:
     """Build (once) the tiny model and the RL parquet under ``workdir``; returns their paths."""
-    from verl_ccrl.cpu.tiny_model import build_tiny_model, build_tiny_rl_parquet
+    from verl_ccrl.integration.cpu.tiny_model import build_tiny_model, build_tiny_rl_parquet
 
     model_path = os.path.join(workdir, "tiny_model")
     train_file = os.path.join(workdir, "train.parquet")
