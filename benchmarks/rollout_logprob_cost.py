@@ -120,6 +120,8 @@ async def main_async(args) -> list[dict]:
         for _ in range(args.repeats):
             for mode in MODES:
                 rows.append(await run_mode(engine, mode, args.requests, args.tokens, args.top_k, vocab_size))
+                print(f"{mode}: {rows[-1]['frontend_cpu_us_per_token']:.1f} us/token, {rows[-1]['wall_s']:.0f} s wall",
+                      flush=True)  # fmt: skip
     finally:
         engine.shutdown()
     return rows

@@ -196,7 +196,10 @@ def test_settings_where_the_entropy_is_not_the_policys_are_refused(override, wor
     ],
 )
 def test_what_verl_handles_only_for_the_name_vllm_is_refused_for_vllm_ccrl(override, key):
-    with pytest.raises(ValueError, match=rf"actor_rollout_ref.rollout.{key} is not supported with rollout.name=vllm_ccrl"):
+    value = override.split("=")[1]
+    with pytest.raises(
+        ValueError, match=rf"actor_rollout_ref.rollout.{key} is not supported with rollout.name=vllm_ccrl \(got '?{value}'?\)"
+    ):
         check_vllm_ccrl_config(vllm_ccrl(override))
 
 

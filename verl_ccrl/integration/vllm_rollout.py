@@ -136,7 +136,9 @@ def _check_vllm_only_branches(config) -> None:
     }
     for key, (bad, why, fix) in refused.items():
         if bad:
-            value = rollout.get(key.split(".")[0])
+            value = rollout
+            for part in key.split("."):
+                value = value.get(part)
             raise ValueError(
                 f"actor_rollout_ref.rollout.{key} is not supported with rollout.name=vllm_ccrl (got {value!r}): "
                 f"{why}. Set actor_rollout_ref.rollout.{key}={fix}, or use rollout.name=vllm with "
