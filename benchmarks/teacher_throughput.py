@@ -2,14 +2,14 @@
 
     python benchmarks/teacher_throughput.py [--concurrency 64] [--latency 0.5] [--requests 1024] [--servers 1]
 
-A loopback OpenAI-compatible server (``data_prep.fake_server``, run in its own process so it does not share the
+A loopback OpenAI-compatible server (``tests/fake_server.py``, run in its own process so it does not share the
 client's interpreter lock) answers every request after a fixed latency. With C requests in flight and latency L,
 no client can beat C / L requests per second; the figure reported is achieved / (C / L) (target >= 0.9), for:
 
 - ``teacher``: :class:`data_prep.teachers.OpenAITeacher` alone (the ``openai`` client, C concurrent requests);
 - ``pipeline``: the whole CoMT path, ``generate_comt`` (prompt rendering, the request, validation of the
   meta-thought with the core's number analysis, one JSONL store append per result), with generated problems
-  (reasoning-gym ``gsm_symbolic``, seeded).
+  (reasoning-gym's ``gsm_symbolic`` generator, source ``reasoning_gym_gsm``, seeded).
 
 ``--servers N`` starts N server processes and spreads the load over them (the multi-URL path).
 """
@@ -30,7 +30,7 @@ sys.path.insert(0, REPO)
 
 def start_server(latency: float) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "data_prep.fake_server", "--port", "0", "--latency", str(latency)],
+        [sys.executable, os.path.join(REPO, "tests", "fake_server.py"), "--port", "0", "--latency", str(latency)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
@@ -72,7 +72,7 @@ def bench_pipeline(urls: list[str], concurrency: int, requests: int) -> tuple[fl
     from data_prep.store import ResultStore
     from data_prep.teachers import OpenAITeacher
 
-    records = load_source("gsm_symbolic", "train", limit=requests, seed=123)
+    records = load_source("reasoning_gym_gsm", "train", limit=requests, seed=123)
     teacher = OpenAITeacher(urls, model="fake-teacher", concurrency=concurrency)
     with tempfile.TemporaryDirectory() as directory, ResultStore(os.path.join(directory, "s.jsonl")) as store:
         run = asyncio.run(generate_comt_async(records, teacher, store, ComtConfig(max_attempts=1), progress=False))

@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 from data_prep.comt import ComtConfig, generate_comt_async
+from data_prep.options import build_parser, teacher_kwargs
 from data_prep.outputs import (
     cot_target,
     target_token_stats,
@@ -31,249 +32,49 @@ from data_prep.outputs import (
 )
 from data_prep.prompts import comt_template
 from data_prep.records import DataError, Record
-from data_prep.sources import BENCHMARKS, EVAL_SPLITS, SOURCES, LoadStats, SourceUnavailableError, load_source
+from data_prep.sources import (
+    BENCHMARKS,
+    EVAL_SPLITS,
+    RENAMED_SOURCES,
+    SOURCES,
+    LoadStats,
+    SourceUnavailableError,
+    load_source,
+)
 from data_prep.store import ResultStore, StoreLockedError, request_key
-from data_prep.teachers import TEACHERS, SamplingParams, TeacherError, make_teacher
+from data_prep.teachers import SamplingParams, TeacherError, make_teacher, teacher_name
 
 __all__ = ["build_parser", "main"]
 
 logger = logging.getLogger("data_prep")
 
 
-# ------------------------------------------------------------------------------------------------ parser
+# Exit statuses: 0 done; 2 an error that stopped the command; 3 finished, but some teacher requests failed for good.
+EXIT_ERROR = 2
+EXIT_UNFINISHED = 3
 
 
-def _add_data_args(parser: argparse.ArgumentParser, *, source_required: bool = True) -> None:
-    group = parser.add_argument_group("data")
-    group.add_argument(
-        "--source",
-        required=source_required,
-        choices=sorted(SOURCES),
-        help="Which source to read (see `python -m data_prep sources`). 'gsm_symbolic' is the offline "
-        "reasoning-gym generator (no download); 'gsm_symbolic_apple' is Apple's benchmark.",
-    )
-    group.add_argument(
-        "--input",
-        dest="input_path",
-        default=None,
-        help="Read the training split from this local .jsonl/.json/.parquet/.csv file (same columns as "
-        "the hub dataset) instead of the hub: for air-gapped clusters.",
-    )
-    group.add_argument("--hub-id", default=None, help="Override the source's default hub dataset id.")
-    group.add_argument("--hub-config", default=None, help="Override the hub dataset config (e.g. p1 for GSM-Symbolic).")
-    group.add_argument(
-        "--limit",
-        type=int,
-        default=None,
-        help="Use only the first N well-formed problems (of each split). Default: all.",
-    )
-    group.add_argument("--seed", type=int, default=0, help="Seed of the offline generator (gsm_symbolic). Default 0.")
-    group.add_argument(
-        "--skip-malformed",
-        action="store_true",
-        help="Skip malformed rows and count them in the report, instead of stopping at the first one "
-        "with an error naming the file, row and field.",
-    )
-
-
-def _add_teacher_args(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("teacher")
-    group.add_argument(
-        "--teacher",
-        choices=TEACHERS,
-        default="transformers",
-        help="Backend: 'openai' (any OpenAI-compatible server: vllm serve, SGLang, hosted APIs), "
-        "'vllm' (offline engine, GPU node), 'transformers' (local model, CPU; the default) or "
-        "'template' (a deterministic TEST/DEMO teacher that rewrites the reference solution by "
-        "replacing computed numbers with variable names; not a model, never for real data).",
-    )
-    group.add_argument(
-        "--model",
-        default=None,
-        help="Teacher model: served name for 'openai' (default: the server's first model), local path "
-        "or hub id for 'vllm'/'transformers'.",
-    )
-    group.add_argument(
-        "--base-url",
-        action="append",
-        dest="base_urls",
-        default=None,
-        help="OpenAI-compatible base URL, e.g. http://node1:8000/v1. Repeat to spread requests over "
-        "several servers (least in-flight first).",
-    )
-    group.add_argument(
-        "--api-key-env",
-        default="OPENAI_API_KEY",
-        help="Environment variable holding the API key (unset: 'EMPTY', fine for vllm serve).",
-    )
-    group.add_argument(
-        "--concurrency", type=int, default=64, help="'openai': requests in flight over all servers. Default 64."
-    )
-    group.add_argument("--timeout", type=float, default=300.0, help="'openai': seconds per request. Default 300.")
-    group.add_argument(
-        "--max-retries",
-        type=int,
-        default=8,
-        help="'openai': retries per request on 429/5xx/connection errors/timeouts, with exponential "
-        "backoff and jitter (Retry-After honoured). Default 8.",
-    )
-    group.add_argument(
-        "--batch-size",
-        type=int,
-        default=None,
-        help="'vllm'/'transformers'/'template': conversations per generate call (default 512/8/64).",
-    )
-    group.add_argument("--tensor-parallel-size", type=int, default=1, help="'vllm': GPUs per engine. Default 1.")
-    group.add_argument("--device", default="cpu", help="'transformers': torch device. Default cpu.")
-    group.add_argument("--dtype", default="float32", help="'transformers': torch dtype name. Default float32.")
-    group.add_argument(
-        "--template-delay",
-        type=float,
-        default=0.0,
-        help="'template': seconds to sleep per call (tests use it to simulate a slow teacher).",
-    )
-
-    comt = parser.add_argument_group("CoMT generation and validation")
-    comt.add_argument(
-        "--prompt-file",
-        default=None,
-        help="Custom CoMT user prompt (text with {question}, {reference}, {max_steps}); its version "
-        "is the hash of its content. Default: the built-in 'comt-v1' (data_prep/prompts.py).",
-    )
-    comt.add_argument(
-        "--max-attempts",
-        type=int,
-        default=3,
-        help="Teacher calls per problem at most (first try + regenerations of rejected ones). Default 3.",
-    )
-    comt.add_argument(
-        "--max-chars",
-        type=int,
-        default=2000,
-        help="Reject a meta-thought longer than this many characters. Default 2000.",
-    )
-    comt.add_argument("--temperature", type=float, default=0.7, help="Teacher sampling temperature. Default 0.7.")
-    comt.add_argument("--top-p", type=float, default=0.95, help="Teacher nucleus sampling. Default 0.95.")
-    comt.add_argument("--max-tokens", type=int, default=512, help="Teacher max new tokens. Default 512.")
-    comt.add_argument("--sampling-seed", type=int, default=None, help="Seed sent with each teacher request.")
-    comt.add_argument(
-        "--store",
-        default=None,
-        help="Result store (JSONL) of every teacher call; default OUT_DIR/teacher_results.jsonl. "
-        "Rerunning with the same store skips finished problems (resume after a crash or kill).",
-    )
-    comt.add_argument(
-        "--fsync",
-        action="store_true",
-        help="fsync the store after every result (survives power loss; slower). A killed process "
-        "loses nothing written either way.",
-    )
-
-
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out-dir", required=True, help="Directory for the parquet files and report.json.")
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="Load and check the data, print the plan (and the first teacher prompt), write nothing, call no teacher.",
-    )
-    parser.add_argument("--no-progress", action="store_true", help="No tqdm progress bars.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="Debug logging.")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m data_prep",
-        description="Build CoMT-SFT / CoT-SFT / RL / eval parquet files for verl-ccrl (arXiv 2601.21909).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    build = commands.add_parser(
-        "build",
-        help="CoMT + CoT SFT, RL train and eval parquet of one source, and report.json.",
-        description="End to end for one training source. Writes OUT_DIR/{comt_sft,cot_sft,rl_train}.parquet, "
-        "OUT_DIR/eval_<source>.parquet and OUT_DIR/report.json.",
-    )
-    _add_data_args(build)
-    build.add_argument("--train-split", default="train", help="Split used for SFT and RL training. Default train.")
-    build.add_argument(
-        "--eval-split",
-        default=None,
-        help="Split of the eval parquet (default: the source's test split). 'none' skips it.",
-    )
-    build.add_argument("--eval-input", default=None, help="Local file for the eval split (like --input).")
-    build.add_argument(
-        "--student-tokenizer",
-        default=None,
-        help="Tokenizer (path or hub id) of the student model: the report gives mean tokens of CoMT vs "
-        "CoT targets under it (the paper: ~133 vs ~255). Without it, words are counted.",
-    )
-    _add_teacher_args(build)
-    _add_common(build)
-
-    comt = commands.add_parser("comt", help="CoMT generation into the store plus OUT_DIR/comt_sft.parquet.")
-    _add_data_args(comt)
-    comt.add_argument("--train-split", default="train", help="Split to generate for. Default train.")
-    _add_teacher_args(comt)
-    _add_common(comt)
-
-    rl = commands.add_parser("rl", help="RL (or eval) parquet of one source and split; no teacher.")
-    _add_data_args(rl)
-    rl.add_argument("--split", default="train", help="Split to convert. Default train.")
-    rl.add_argument("--output", default=None, help="Parquet path. Default OUT_DIR/rl_<split>.parquet.")
-    _add_common(rl)
-
-    evaluate = commands.add_parser("eval", help="One eval parquet per benchmark: OUT_DIR/eval_<name>.parquet.")
-    evaluate.add_argument(
-        "--benchmarks", default="all", help=f"Comma-separated names, or 'all' = {','.join(BENCHMARKS)}."
-    )
-    evaluate.add_argument(
-        "--input",
-        action="append",
-        default=[],
-        metavar="NAME=PATH",
-        help="Local file for a benchmark instead of the hub, e.g. tabmwp=problems_test.json (repeatable).",
-    )
-    evaluate.add_argument("--limit", type=int, default=None, help="First N problems per benchmark.")
-    evaluate.add_argument("--seed", type=int, default=0, help="Seed of the offline generator (gsm_symbolic).")
-    evaluate.add_argument(
-        "--skip-malformed",
-        action="store_true",
-        help="Skip and count malformed rows (e.g. TabMWP's non-numeric answers) instead of stopping.",
-    )
-    _add_common(evaluate)
-
-    commands.add_parser("sources", help="List the sources, their hub ids and splits.")
-    return parser
+class UnfinishedRequestsError(RuntimeError):
+    """The command finished and wrote its files, but some problems' teacher requests failed for good."""
 
 
 # ------------------------------------------------------------------------------------------------ helpers
 
 
+def _directory_path(path: str, flag: str) -> None:
+    """Fail before any work when ``path`` cannot be (or become) a directory: it, or a parent, is a file."""
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(
+            f"{flag} {path!r}: {existing!r} is a file, not a directory. Fix: pass a directory path (it is created "
+            "when missing), or move the file away."
+        )
+
+
 def _teacher_from_args(args: argparse.Namespace):
-    kind = args.teacher
-    if kind == "openai":
-        if not args.base_urls:
-            raise SystemExit("error: --teacher openai needs --base-url http://HOST:PORT/v1 (repeatable).")
-        return make_teacher(
-            "openai",
-            model=args.model,
-            base_urls=args.base_urls,
-            api_key_env=args.api_key_env,
-            concurrency=args.concurrency,
-            timeout_s=args.timeout,
-            max_retries=args.max_retries,
-        )
-    if kind == "vllm":
-        return make_teacher(
-            "vllm", model=args.model, batch_size=args.batch_size or 512, tensor_parallel_size=args.tensor_parallel_size
-        )
-    if kind == "transformers":
-        return make_teacher(
-            "transformers", model=args.model, batch_size=args.batch_size or 8, device=args.device, dtype=args.dtype
-        )
-    return make_teacher("template", batch_size=args.batch_size or 64, delay_s=args.template_delay)
+    return make_teacher(args.teacher, **teacher_kwargs(args))
 
 
 def _comt_config(args: argparse.Namespace) -> ComtConfig:
@@ -310,26 +111,14 @@ def _load(args, split: str, input_path: str | None) -> tuple[list[Record], LoadS
 def _dry_run_plan(args, records: list[Record], store_path: str) -> dict[str, Any]:
     template = comt_template(args.prompt_file)
     plan: dict[str, Any] = {"problems": len(records), "prompt_version": template.version, "store": store_path}
-    teacher_name = {
-        "template": "template-v1",
-        "openai": f"openai:{args.model}" if args.model else None,
-        "vllm": f"vllm:{args.model}",
-        "transformers": None,
-    }.get(args.teacher)
-    if args.teacher == "transformers" and args.model:
-        path = os.path.normpath(args.model)
-        teacher_name = f"transformers:{os.path.basename(path) if os.path.isdir(args.model) else args.model}"
-    if teacher_name and os.path.exists(store_path):
+    name = teacher_name(args.teacher, args.model)
+    if name and os.path.exists(store_path):
         sampling = _comt_config(args).sampling.as_dict()
-        with ResultStore(store_path, lock=False, repair=False) as store:
-            done = sum(
-                1
-                for r in records
-                if store.first_valid(request_key(r.key, template.version, teacher_name, sampling))
-                or len(store.attempts(request_key(r.key, template.version, teacher_name, sampling)))
-                >= args.max_attempts
+        with ResultStore(store_path, lock=False, repair=False, skip_malformed=args.skip_malformed) as store:
+            keys = [request_key(r.key, template.version, name, sampling) for r in records]
+            plan["already_done_in_store"] = sum(
+                1 for key in keys if store.first_valid(key) or len(store.attempts(key)) >= args.max_attempts
             )
-        plan["already_done_in_store"] = done
     plan["to_request"] = len(records) - plan.get("already_done_in_store", 0)
     if records:
         plan["first_prompt"] = template.render(records[0].question, records[0].reference)
@@ -354,7 +143,7 @@ def _print_summary(title: str, summary: dict[str, Any]) -> None:
 
 async def _generate(args, records: list[Record], store_path: str):
     teacher = _teacher_from_args(args)
-    with ResultStore(store_path, fsync=args.fsync) as store:
+    with ResultStore(store_path, fsync=args.fsync, skip_malformed=args.skip_malformed) as store:
         run = await generate_comt_async(
             records, teacher, store, _comt_config(args), comt_template(args.prompt_file), progress=not args.no_progress
         )
@@ -364,6 +153,7 @@ async def _generate(args, records: list[Record], store_path: str):
             "appended_this_run": store.appended,
             "duplicates_on_load": store.duplicates,
             "repaired_partial_bytes": store.repaired_bytes,
+            "undecodable_lines_skipped": store.undecodable_lines,
         }
     extra = getattr(teacher, "stats", None)
     return run, store_stats, dict(extra) if extra else {}
@@ -419,6 +209,13 @@ def cmd_comt(args, *, with_rest: bool = False) -> dict[str, Any]:
     with open(report_path, "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=2, ensure_ascii=False, default=str)
     _print_summary(f"summary (also in {report_path})", report)
+    if run.unfinished:
+        raise UnfinishedRequestsError(
+            f"{run.unfinished} of {run.total} problems have no meta-thought: their teacher requests failed for good "
+            f"(causes under teacher_http in {report_path}); the files written hold only the others. Fix: check that "
+            "the teacher answers (--base-url, the server's log), then rerun the same command: it resumes from "
+            f"{store_path} and sends only those requests."
+        )
     return report
 
 
@@ -440,6 +237,9 @@ def cmd_eval(args) -> dict[str, Any]:
             raise SystemExit(f"error: --input {item!r} must be NAME=PATH, e.g. tabmwp=problems_test.json.")
         name, path = item.split("=", 1)
         inputs[name.strip()] = path
+    renamed = [f"{name!r} was renamed: use {RENAMED_SOURCES[name]}" for name in names if name in RENAMED_SOURCES]
+    if renamed:
+        raise SystemExit(f"error: {'; '.join(renamed)}.")
     unknown = [name for name in list(names) + list(inputs) if name not in SOURCES]
     if unknown:
         raise SystemExit(f"error: unknown benchmark(s) {unknown}; known: {', '.join(SOURCES)}.")
@@ -485,11 +285,19 @@ def main(argv: list[str] | None = None) -> int:
         _dispatch(args)
     except (DataError, ValueError, FileNotFoundError, StoreLockedError, TeacherError, SourceUnavailableError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
+    except UnfinishedRequestsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_UNFINISHED
     return 0
 
 
 def _dispatch(args: argparse.Namespace) -> None:
+    if getattr(args, "out_dir", None):
+        _directory_path(args.out_dir, "--out-dir")
+    for flag, path in (("--store", getattr(args, "store", None)), ("--output", getattr(args, "output", None))):
+        if path:
+            _directory_path(os.path.dirname(os.path.abspath(path)), f"{flag}'s folder")
     if args.command == "sources":
         cmd_sources()
     elif args.command == "build":

@@ -5,7 +5,7 @@ no *computed* number: every numeral in it must be a value the problem gives (the
 :func:`verl_ccrl.analyze_response`, kind ``"computed"``; written-out problem numbers such as "twice" count as given).
 An invalid one is regenerated, up to ``max_attempts`` teacher calls per problem; each rejected attempt is stored
 with the reasons it failed (``computed_numbers: 36, 53``, ``empty``, ``too_long: 2400 chars > 2000``,
-``truncated``).
+``truncated``, ``unreadable: ...`` when the number reader gives up on the text).
 
 Every attempt goes to the :class:`~data_prep.store.ResultStore` before it is counted; problems already finished
 in the store (a valid attempt, or ``max_attempts`` rejected ones) are skipped, and a problem with rejected attempts
@@ -43,7 +43,7 @@ from typing import Any
 from data_prep.prompts import ComtTemplate, comt_template
 from data_prep.records import Record
 from data_prep.store import ResultStore, request_key
-from data_prep.teachers import Generation, SamplingParams, TeacherError
+from data_prep.teachers import SamplingParams, TeacherError, TeacherReply
 from verl_ccrl import analyze_response
 
 __all__ = [
@@ -128,6 +128,15 @@ def validate_meta_thought(
         shown = list(dict.fromkeys(computed))
         reasons.append("computed_numbers: " + ", ".join(shown[:8]) + (" ..." if len(shown) > 8 else ""))
     return reasons
+
+
+def _checked(record: Record, text: str, max_chars: int, finish_reason: str | None) -> list[str]:
+    """``validate_meta_thought``, where text the number reader gives up on is a rejected attempt, not a crash: a
+    deterministic teacher would otherwise stop every rerun at the same output."""
+    try:
+        return validate_meta_thought(record.question, text, max_chars=max_chars, finish_reason=finish_reason)
+    except (ValueError, ArithmeticError, RecursionError) as error:
+        return [f"unreadable: {type(error).__name__}: {str(error)[:200]}"]
 
 
 def reason_class(reason: str) -> str:
@@ -238,7 +247,7 @@ async def _run(records, teacher, store, config, template, progress, began) -> Co
             try:
                 messages = [template.render(record.question, record.reference) for record, _ in batch]
                 try:
-                    generations: list[Generation] = await teacher.generate(messages, config.sampling)
+                    generations: list[TeacherReply] = await teacher.generate(messages, config.sampling)
                 except TeacherError as error:
                     run.failed_calls += len(batch)
                     run.unfinished += len(batch)
@@ -256,9 +265,7 @@ async def _run(records, teacher, store, config, template, progress, began) -> Co
                 consecutive_failures = 0
                 for (record, attempt), generation in zip(batch, generations):
                     text = clean_meta_thought(generation.text)
-                    reasons = validate_meta_thought(
-                        record.question, text, max_chars=config.max_chars, finish_reason=generation.finish_reason
-                    )
+                    reasons = _checked(record, text, config.max_chars, generation.finish_reason)
                     store.append(
                         {
                             "key": keys[record.key],
@@ -315,14 +322,6 @@ async def _run(records, teacher, store, config, template, progress, began) -> Co
     return run
 
 
-def generate_comt(
-    records: list[Record],
-    teacher: Any,
-    store: ResultStore,
-    config: ComtConfig | None = None,
-    template: ComtTemplate | None = None,
-    *,
-    progress: bool = True,
-) -> ComtRun:
-    """Synchronous :func:`generate_comt_async` (runs its own event loop)."""
-    return asyncio.run(generate_comt_async(records, teacher, store, config, template, progress=progress))
+def generate_comt(*args: Any, **kwargs: Any) -> ComtRun:
+    """Synchronous :func:`generate_comt_async` (runs its own event loop); the same arguments."""
+    return asyncio.run(generate_comt_async(*args, **kwargs))

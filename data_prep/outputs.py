@@ -2,7 +2,7 @@
 
 - RL / eval parquet (verl's ``RLHFDataset``; one row per problem)::
 
-    data_source   "openai/gsm8k", "ccrl/gsm_symbolic", ...
+    data_source   "openai/gsm8k", "ccrl/reasoning_gym_gsm", ...
     prompt        [{"role": "user", "content": question + "\\n\\n" + STUDENT_INSTRUCTION}]
     ability       "math"
     reward_model  {"style": "rule", "ground_truth": "<final answer>"}

@@ -84,6 +84,14 @@ class ComtTemplate:
                     f"ComtTemplate.user must contain the field {name}; got a template without it. Fix: add it where "
                     "the problem text goes."
                 )
+        try:
+            self.user.format(question="", reference="", max_steps=self.max_steps)
+        except (KeyError, IndexError, AttributeError, ValueError) as error:
+            problem = f"unknown field {{{error.args[0]}}}" if isinstance(error, KeyError) else str(error)
+            raise ValueError(
+                f"ComtTemplate.user is not a valid template ({problem}). Fix: write a literal brace as {{{{ or }}}}; "
+                "the fields are {question}, {reference} and {max_steps}."
+            ) from None
 
     def render(self, question: str, reference: str) -> list[dict[str, str]]:
         user = self.user.format(
@@ -109,10 +117,19 @@ def comt_template(path: str | None = None) -> ComtTemplate:
         raise FileNotFoundError(
             f"prompt_file={path!r} does not exist. Fix: pass a text file with a {{question}} field."
         )
-    with open(path, encoding="utf-8") as handle:
-        user = handle.read()
-    digest = hashlib.sha256((COMT_V1_SYSTEM + "\0" + user).encode()).hexdigest()[:12]
-    return ComtTemplate(f"custom-{digest}", COMT_V1_SYSTEM, user)
+    if not os.path.isfile(path):
+        raise ValueError(f"prompt_file={path!r} is not a file. Fix: pass a text file with a {{question}} field.")
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        user = data.decode("utf-8")
+        digest = hashlib.sha256((COMT_V1_SYSTEM + "\0" + user).encode()).hexdigest()[:12]
+        return ComtTemplate(f"custom-{digest}", COMT_V1_SYSTEM, user)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ValueError(f"prompt_file={path!r}: line {line} is not UTF-8. Fix: save the file as UTF-8.") from None
+    except ValueError as error:
+        raise ValueError(f"prompt_file={path!r}: {error}") from None
 
 
 def student_messages(question: str, instruction: str = STUDENT_INSTRUCTION) -> list[dict[str, str]]:

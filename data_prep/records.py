@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from verl_ccrl.number_format import format_number
 from verl_ccrl.number_mentions import parse_single_number
 
 __all__ = ["DataError", "Record", "format_value", "parse_answer_value"]
@@ -69,22 +70,7 @@ def format_value(value: Fraction | int | float | str) -> str:
     if isinstance(value, str):
         return value.strip()
     value = Fraction(value) if not isinstance(value, float) else Fraction(str(value))
-    if value.denominator == 1:
-        return str(value.numerator)
-    denominator = value.denominator
-    twos = fives = 0
-    while denominator % 2 == 0:
-        denominator //= 2
-        twos += 1
-    while denominator % 5 == 0:
-        denominator //= 5
-        fives += 1
-    if denominator != 1:
-        return f"{value.numerator}/{value.denominator}"
-    digits = max(twos, fives)
-    text = f"{abs(value.numerator) * 10**digits // value.denominator:0{digits + 1}d}"
-    sign = "-" if value < 0 else ""
-    return f"{sign}{text[:-digits]}.{text[-digits:]}"
+    return format_number(value)
 
 
 def parse_answer_value(text: Any) -> Fraction | None:

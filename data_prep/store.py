@@ -32,13 +32,18 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["ResultStore", "StoreLockedError", "request_key"]
+__all__ = ["ResultStore", "StoreLockedError", "StoreReadError", "request_key"]
 
 logger = logging.getLogger(__name__)
 
 
 class StoreLockedError(RuntimeError):
     """Another process holds the store's lock."""
+
+
+class StoreReadError(ValueError):
+    """The store cannot be read as it is (a path that is a directory, a line that is not UTF-8); the message says
+    the file, the line and the fix."""
 
 
 def request_key(record_key: str, prompt_version: str, teacher: str, sampling: dict[str, Any]) -> str:
@@ -60,33 +65,48 @@ class ResultStore:
 
     ``repair`` (default) truncates a partial last line left by a killed writer; ``fsync`` flushes each line to disk.
     Loading keeps the first line of a duplicated ``(key, attempt)`` and counts the rest in ``duplicates`` (a store
-    written only by this class has none).
+    written only by this class has none). A line with bytes that are not UTF-8 (a disk or copy fault: this class
+    writes UTF-8 only) raises :class:`StoreReadError` naming the file and line, unless ``skip_malformed``: then it
+    is skipped, counted in ``undecodable_lines`` and its request is sent again, so the store resumes as it is.
     """
 
-    def __init__(self, path: str, *, fsync: bool = False, lock: bool = True, repair: bool = True):
+    def __init__(
+        self, path: str, *, fsync: bool = False, lock: bool = True, repair: bool = True, skip_malformed: bool = False
+    ):
         self.path = os.path.abspath(path)
         self.fsync = fsync
         self.lock = lock
         self.repair = repair
+        self.skip_malformed = skip_malformed
         self._fd: int | None = None
         self._lock_fd: int | None = None
         self._by_key: dict[str, list[dict[str, Any]]] = {}
         self._count = 0
         self.duplicates = 0
         self.corrupt_lines = 0
+        self.undecodable_lines = 0
         self.repaired_bytes = 0
         self.appended = 0
 
     # ------------------------------------------------------------------------------------------- lifecycle
     def open(self) -> ResultStore:
+        if os.path.isdir(self.path):
+            raise StoreReadError(
+                f"store {self.path} is a directory. Fix: give --store a file path, e.g. "
+                f"{os.path.join(self.path, 'teacher_results.jsonl')}."
+            )
         directory = os.path.dirname(self.path)
         os.makedirs(directory, exist_ok=True)
         if self.lock:
             self._acquire_lock()
-        if self.repair:
-            self._repair_tail()
-        self._load()
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            if self.repair:
+                self._repair_tail()
+            self._load()
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except BaseException:
+            self.close()  # a store that cannot be read must not stay locked
+            raise
         return self
 
     def close(self) -> None:
@@ -154,9 +174,10 @@ class ResultStore:
         if not os.path.exists(self.path):
             return
         seen: set[tuple[str, int]] = set()
-        with open(self.path, encoding="utf-8") as handle:
-            for line_number, line in enumerate(handle, start=1):
-                if not line.strip():
+        with open(self.path, "rb") as handle:
+            for line_number, raw in enumerate(handle, start=1):
+                line = self._decode(raw, line_number)
+                if line is None or not line.strip():
                     continue
                 try:
                     entry = json.loads(line)
@@ -173,6 +194,22 @@ class ResultStore:
                 self._count += 1
         for entries in self._by_key.values():
             entries.sort(key=lambda entry: int(entry.get("attempt", 0)))
+
+    def _decode(self, raw: bytes, line_number: int) -> str | None:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            where = (
+                f"{self.path}: line {line_number}, column {error.start + 1}: byte {raw[error.start]:#04x} is not UTF-8"
+            )
+            if not self.skip_malformed:
+                raise StoreReadError(
+                    f"{where}. Fix: rerun with --skip-malformed to skip the line (its request is sent again), or "
+                    "delete that line."
+                ) from None
+            self.undecodable_lines += 1
+            logger.warning("%s; skipped (--skip-malformed): its request is sent again.", where)
+            return None
 
     # ------------------------------------------------------------------------------------------------ use
     def append(self, entry: dict[str, Any]) -> None:

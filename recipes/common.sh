@@ -70,6 +70,7 @@ TEST_FREQ=${TEST_FREQ:-10}
 CCRL_ALPHA=${CCRL_ALPHA:-0.25}
 CCRL_BETA=${CCRL_BETA:-0.5}
 CCRL_TAU=${CCRL_TAU:-0.0}
+CCRL_SHAPING=${CCRL_SHAPING:-linear}
 CCRL_TOP_K=${CCRL_TOP_K:-20}               # used only by the opt-in vllm_ccrl rollout
 # Rollout: verl's stock vLLM rollout with the actor's exact entropies (ccrl_trainer.yaml's defaults). For
 # algorithm.rollout_correction.bypass_mode=True pass: actor_rollout_ref.rollout.name=vllm_ccrl ccrl.entropy_source=rollout
@@ -174,6 +175,7 @@ ccrl_rl_overrides() {  # $1: the model the RL stage starts from
     "ccrl.alpha=$CCRL_ALPHA"
     "ccrl.beta=$CCRL_BETA"
     "ccrl.tau=$CCRL_TAU"
+    "ccrl.shaping=$CCRL_SHAPING"
     "ccrl.top_k=$CCRL_TOP_K"
   )
   if [ "$METHOD" = cot_sft_ppo ]; then RL_ARGS+=("ccrl.alpha=0" "ccrl.beta=0"); fi
@@ -192,6 +194,8 @@ ccrl_run_sft() {
   ccrl_sft_overrides
   if [ "$DRY_RUN" = 1 ]; then DRY_RUN_JOBS+=(sft --quiet "${SFT_ARGS[@]}" ---); return; fi
   [ -f "$SFT_FILE" ] || ccrl_fail "SFT data $SFT_FILE not found: build it with python -m data_prep build --out-dir $DATA_DIR"
+  # A path that does not exist would reach verl as a hub id and fail there, after torchrun, with a misleading message.
+  [ -d "$MODEL_PATH" ] || ccrl_fail "MODEL_PATH=$MODEL_PATH is not a directory (default: \$HOME/models/\$MODEL_NAME): set MODEL_PATH to the local Hugging Face directory of the model to fine-tune, e.g. huggingface-cli download <hub id> --local-dir $MODEL_PATH"
   local launcher=(torchrun --nnodes="$NNODES" --nproc_per_node="$N_GPUS_PER_NODE")
   if [ "$NNODES" = 1 ]; then launcher+=(--standalone); else
     launcher+=(--node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" --master_port="$MASTER_PORT"); fi

@@ -19,7 +19,7 @@ PYTHON=${PYTHON:-python3}
 
 export DEVICE=cpu NNODES=1 N_GPUS_PER_NODE=1 LOGGER="[console]"
 export MODEL_NAME=tiny MODEL_TAG=tiny-qwen2 MODEL_PATH=${MODEL_PATH:-$OUT_DIR/tiny_model}
-export DATA_DIR=$OUT_DIR/data EVAL_DIR=$OUT_DIR/data VAL_FILE=$OUT_DIR/data/eval_gsm_symbolic.parquet
+export DATA_DIR=$OUT_DIR/data EVAL_DIR=$OUT_DIR/data VAL_FILE=$OUT_DIR/data/eval_reasoning_gym_gsm.parquet
 export CKPT_DIR=$OUT_DIR/checkpoints RESULTS_DIR=$OUT_DIR/results
 export SFT_EPOCHS=${SFT_EPOCHS:-12} SFT_BATCH_SIZE=8 SFT_MICRO_BATCH_SIZE=4 SFT_MAX_LENGTH=512 SFT_LR=${SFT_LR:-3e-3}
 export RL_ESTIMATOR=${RL_ESTIMATOR:-grpo} RL_TOTAL_STEPS=${RL_TOTAL_STEPS:-4} RL_EPOCHS=1 TRAIN_BATCH_SIZE=4
@@ -32,7 +32,7 @@ mkdir -p "$OUT_DIR"
 [ -f "$MODEL_PATH/config.json" ] || "$PYTHON" -m verl_ccrl.integration.cpu.tiny_model "$MODEL_PATH"
 teacher_args=(--teacher "$TEACHER")
 if [ "$TEACHER" = transformers ]; then teacher_args+=(--model "$MODEL_PATH" --max-tokens 64); fi
-"$PYTHON" -m data_prep build --source gsm_symbolic --limit "$N_PROBLEMS" "${teacher_args[@]}" \
+"$PYTHON" -m data_prep build --source reasoning_gym_gsm --limit "$N_PROBLEMS" "${teacher_args[@]}" \
   --student-tokenizer "$MODEL_PATH" --no-progress --out-dir "$DATA_DIR"
 for method in comt_ccrl cot_sft cot_sft_ppo; do
   (METHOD=$method && source "$RECIPE_DIR/common.sh" && ccrl_recipe_main "$@")

@@ -43,13 +43,7 @@ def test_build_with_the_template_teacher_writes_every_file_and_a_report(tmp_path
     out = str(tmp_path / "data")
     code = main(
         [
-            "build",
-            "--source",
-            "gsm_symbolic",
-            "--limit",
-            "12",
-            "--teacher",
-            "template",
+            *"build --source reasoning_gym_gsm --limit 12 --teacher template".split(),
             "--out-dir",
             out,
             "--student-tokenizer",
@@ -64,7 +58,7 @@ def test_build_with_the_template_teacher_writes_every_file_and_a_report(tmp_path
             "comt_sft.parquet",
             "cot_sft.parquet",
             "rl_train.parquet",
-            "eval_gsm_symbolic.parquet",
+            "eval_reasoning_gym_gsm.parquet",
             "report.json",
             "teacher_results.jsonl",
             "teacher_results.jsonl.lock",
@@ -73,7 +67,7 @@ def test_build_with_the_template_teacher_writes_every_file_and_a_report(tmp_path
     assert report["comt"]["problems"] == 12 and report["comt"]["accepted"] == 12
     assert report["target_length"]["comt"]["unit"] == "tokens" and report["target_length"]["cot"]["n"] == 12
     assert len(pd.read_parquet(os.path.join(out, "rl_train.parquet"))) == 12
-    assert len(pd.read_parquet(os.path.join(out, "eval_gsm_symbolic.parquet"))) == 12
+    assert len(pd.read_parquet(os.path.join(out, "eval_reasoning_gym_gsm.parquet"))) == 12
     assert json.load(open(os.path.join(out, "report.json")))["comt"]["accepted"] == 12
 
 
@@ -82,13 +76,7 @@ def test_dry_run_loads_and_plans_but_writes_nothing_and_calls_no_teacher(tmp_pat
     assert (
         main(
             [
-                "build",
-                "--source",
-                "gsm_symbolic",
-                "--limit",
-                "3",
-                "--teacher",
-                "openai",
+                *"build --source reasoning_gym_gsm --limit 3 --teacher openai".split(),
                 "--base-url",
                 "http://127.0.0.1:9/v1",
                 "--model",
@@ -108,10 +96,34 @@ def test_dry_run_loads_and_plans_but_writes_nothing_and_calls_no_teacher(tmp_pat
 def test_dry_run_counts_what_the_store_already_holds(tmp_path, capsys):
     out = str(tmp_path / "data")
     main(
-        ["comt", "--source", "gsm_symbolic", "--limit", "2", "--teacher", "template", "--out-dir", out, "--no-progress"]
+        [
+            "comt",
+            "--source",
+            "reasoning_gym_gsm",
+            "--limit",
+            "2",
+            "--teacher",
+            "template",
+            "--out-dir",
+            out,
+            "--no-progress",
+        ]
     )
     capsys.readouterr()
-    main(["comt", "--source", "gsm_symbolic", "--limit", "5", "--teacher", "template", "--out-dir", out, "--dry-run"])
+    main(
+        [
+            "comt",
+            "--source",
+            "reasoning_gym_gsm",
+            "--limit",
+            "5",
+            "--teacher",
+            "template",
+            "--out-dir",
+            out,
+            "--dry-run",
+        ]
+    )
     plan = json.loads(capsys.readouterr().out)
     assert plan["already_done_in_store"] == 2 and plan["to_request"] == 3
 
@@ -151,7 +163,7 @@ def test_eval_writes_one_parquet_per_benchmark_from_local_files(tmp_path, capsys
         [
             "eval",
             "--benchmarks",
-            "svamp,tabmwp,gsm_symbolic",
+            "svamp,tabmwp,reasoning_gym_gsm",
             "--input",
             f"svamp={svamp}",
             "--input",
@@ -166,7 +178,7 @@ def test_eval_writes_one_parquet_per_benchmark_from_local_files(tmp_path, capsys
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["tabmwp"]["problems"] == 1 and summary["tabmwp"]["load"]["skipped"] == {"answer: not a number": 1}
-    assert sorted(os.listdir(out)) == ["eval_gsm_symbolic.parquet", "eval_svamp.parquet", "eval_tabmwp.parquet"]
+    assert sorted(os.listdir(out)) == ["eval_reasoning_gym_gsm.parquet", "eval_svamp.parquet", "eval_tabmwp.parquet"]
 
 
 def test_build_with_a_tiny_local_transformers_teacher_finishes_and_reports(tmp_path, capsys):
@@ -175,13 +187,7 @@ def test_build_with_a_tiny_local_transformers_teacher_finishes_and_reports(tmp_p
     out = str(tmp_path / "data")
     code = main(
         [
-            "build",
-            "--source",
-            "gsm_symbolic",
-            "--limit",
-            "3",
-            "--teacher",
-            "transformers",
+            *"build --source reasoning_gym_gsm --limit 3 --teacher transformers".split(),
             "--model",
             model_dir,
             "--max-tokens",

@@ -10,7 +10,7 @@ import pytest
 from data_prep.comt import ComtConfig, clean_meta_thought, generate_comt, validate_meta_thought
 from data_prep.records import Record
 from data_prep.store import ResultStore, StoreLockedError, request_key
-from data_prep.teachers import Generation, SamplingParams, TeacherError, TemplateTeacher, template_meta_thought
+from data_prep.teachers import SamplingParams, TeacherError, TeacherReply, TemplateTeacher, template_meta_thought
 
 
 def _records(n: int = 4) -> list[Record]:
@@ -58,7 +58,7 @@ class ScriptedTeacher:
             count = self.calls.get(question, 0)
             self.calls[question] = count + 1
             outputs = self.script(question)
-            out.append(Generation(outputs[min(count, len(outputs) - 1)], "stop"))
+            out.append(TeacherReply(outputs[min(count, len(outputs) - 1)], "stop"))
         return out
 
 

@@ -1,6 +1,6 @@
 """The OpenAI-compatible teacher against a real HTTP server on loopback (the real ``openai`` client, no patching).
 
-The server (data_prep.fake_server) speaks the chat-completions wire format and injects latency, 429s and 500s.
+The server (tests/fake_server.py) speaks the chat-completions wire format and injects latency, 429s and 500s.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import asyncio
 import time
 
 import pytest
+from fake_server import FakeOpenAIServer
 
 from data_prep.comt import ComtConfig, generate_comt
-from data_prep.fake_server import FakeOpenAIServer
 from data_prep.records import Record
 from data_prep.store import ResultStore
 from data_prep.teachers import OpenAITeacher, SamplingParams, TeacherError

@@ -21,7 +21,7 @@ RECORDS = [
     ),
     Record(
         "1",
-        "gsm_symbolic",
+        "reasoning_gym_gsm",
         "train",
         "Rea bakes 3 trays of 12 buns and sells 3/4 of them. How many are sold?",
         "27",
@@ -41,13 +41,13 @@ def test_rl_parquet_has_the_contract_columns(tmp_path):
     frame = pd.read_parquet(write_rl_parquet(RECORDS, str(tmp_path / "rl.parquet")))
     assert list(frame.columns) == ["data_source", "prompt", "ability", "reward_model", "extra_info"]
     row = frame.iloc[1]
-    assert row["data_source"] == "ccrl/gsm_symbolic" and frame.iloc[0]["data_source"] == "openai/gsm8k"
+    assert row["data_source"] == "ccrl/reasoning_gym_gsm" and frame.iloc[0]["data_source"] == "openai/gsm8k"
     assert list(row["prompt"]) == [{"role": "user", "content": RECORDS[1].question + "\n\n" + STUDENT_INSTRUCTION}]
     assert row["ability"] == "math" and dict(row["reward_model"]) == {"style": "rule", "ground_truth": "27"}
     info = row["extra_info"]
     assert info["question"] == RECORDS[1].question and info["reference"] == RECORDS[1].reference
     assert list(info["reference_values"]) == ["36", "27"] and info["index"] == 1
-    assert (info["split"], info["source"]) == ("train", "gsm_symbolic")
+    assert (info["split"], info["source"]) == ("train", "reasoning_gym_gsm")
 
 
 def test_comt_and_cot_sft_rows_differ_only_in_the_target(tmp_path):
@@ -89,7 +89,7 @@ def test_rl_parquet_loads_in_verls_rlhf_dataset(tmp_path, tiny_tokenizer):
     dataset = RLHFDataset(path, tiny_tokenizer, config)
     item = dataset[1]
     assert item["extra_info"]["question"] == RECORDS[1].question
-    assert item["reward_model"]["ground_truth"] == "27" and item["data_source"] == "ccrl/gsm_symbolic"
+    assert item["reward_model"]["ground_truth"] == "27" and item["data_source"] == "ccrl/reasoning_gym_gsm"
 
 
 def test_target_lengths_are_counted_in_student_tokens(tiny_tokenizer):

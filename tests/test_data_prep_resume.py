@@ -17,8 +17,7 @@ import time
 
 import pandas as pd
 import pytest
-
-from data_prep.fake_server import FakeOpenAIServer
+from fake_server import FakeOpenAIServer
 
 pytest.importorskip("openai")
 
@@ -34,7 +33,7 @@ def _command(base_url: str, out_dir: str) -> list[str]:
         "data_prep",
         "comt",
         "--source",
-        "gsm_symbolic",
+        "reasoning_gym_gsm",
         "--limit",
         str(PROBLEMS),
         "--teacher",

@@ -81,7 +81,7 @@ def test_every_source_normalises_a_hand_written_row():
             "code": "x=1",
             "target": 1234570.0,
         },
-        "gsm_symbolic": {
+        "reasoning_gym_gsm": {
             "question": "Kai has 3 boxes of 4 toys. How many toys?",
             "answer": "12",
             "metadata": {"answer_cot": "3 * 4 = 12 toys\n#### 12", "variables": {"total": 12}},
@@ -96,7 +96,7 @@ def test_every_source_normalises_a_hand_written_row():
         "mawps": "18",
         "tabmwp": "8",
         "gsm_hard": "1234570",
-        "gsm_symbolic": "12",
+        "reasoning_gym_gsm": "12",
     }
     for name, row in rows.items():
         record = normalise_row(name, row, "test", 0)
@@ -174,9 +174,9 @@ def test_limit_keeps_the_first_well_formed_rows(tmp_path):
 
 
 def test_offline_generator_is_seeded_and_splits_differ():
-    first = load_source("gsm_symbolic", "train", limit=5, seed=1)
-    again = load_source("gsm_symbolic", "train", limit=5, seed=1)
-    test = load_source("gsm_symbolic", "test", limit=5, seed=1)
+    first = load_source("reasoning_gym_gsm", "train", limit=5, seed=1)
+    again = load_source("reasoning_gym_gsm", "train", limit=5, seed=1)
+    test = load_source("reasoning_gym_gsm", "test", limit=5, seed=1)
     assert [r.question for r in first] == [r.question for r in again]
     assert not {r.question for r in first} & {r.question for r in test}
     assert all(r.reference.rstrip().splitlines()[-1].startswith("####") for r in first)
@@ -189,6 +189,12 @@ def test_unknown_source_names_the_choices():
     assert set(BENCHMARKS) < set(SOURCES)
 
 
+@pytest.mark.parametrize("old", ["gsm_symbolic"])
+def test_the_old_name_of_the_reasoning_gym_source_is_refused_naming_the_new_one(old):
+    with pytest.raises(ValueError, match="renamed: use reasoning_gym_gsm .*gsm_symbolic_apple"):
+        load_source(old, "train", limit=1)
+
+
 def test_format_value_is_exact():
     from fractions import Fraction
 
@@ -198,12 +204,25 @@ def test_format_value_is_exact():
 
 @pytest.mark.parametrize(
     "module",
-    ["records", "sources", "prompts", "store", "teachers", "comt", "outputs", "fake_server"],
+    [
+        "data_prep.records",
+        "data_prep.sources",
+        "data_prep.sources.fields",
+        "data_prep.prompts",
+        "data_prep.store",
+        "data_prep.teachers",
+        "data_prep.teachers.base",
+        "data_prep.teachers.template",
+        "data_prep.comt",
+        "data_prep.outputs",
+        "data_prep.options",
+        "fake_server",
+    ],
 )
 def test_module_docstring_examples_run(module):
     import importlib
 
-    loaded = importlib.import_module(f"data_prep.{module}")
+    loaded = importlib.import_module(module)
     result = doctest.testmod(loaded, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0 and (result.attempted > 0 or module == "records")
+    assert result.failed == 0 and (result.attempted > 0 or module == "data_prep.records")
     assert data_prep.Record is not None

@@ -17,9 +17,10 @@ import pytest
 import torch
 
 from verl_ccrl.eval import EvalConfig, EvalConfigError, canonical_benchmark_name, run_evaluation
-from verl_ccrl.eval.backends import Generation, TransformersBackend, render_prompts
+from verl_ccrl.eval.backends import TransformersBackend, render_prompts
 from verl_ccrl.eval.cli import main
 from verl_ccrl.eval.data import load_eval_files
+from verl_ccrl.eval.generation import Generation
 from verl_ccrl.eval.results import RUN_SCHEMA, run_file_name
 
 # (question, ground truth, reference solution), written for these tests.

@@ -4,6 +4,7 @@ import re
 import pytest
 
 from verl_ccrl import CCRLConfig, score_response, token_char_spans
+from verl_ccrl.reward import place_token_rewards
 
 PROBLEM = "A farm has 14 pens with 6 goats each. 25 goats are sold. How many goats remain?"
 
@@ -157,3 +158,14 @@ def test_rescoring_with_other_entropies_changes_only_the_confidences():
     assert term_sure == pytest.approx(-CCRLConfig().beta) and term_unsure == pytest.approx(
         -CCRLConfig().beta * math.exp(-2)
     )
+
+
+def test_token_level_scores_keep_the_total_and_put_terms_on_their_tokens():
+    scores = place_token_rewards(6, 0.875, [(1, 0.25), (3, -0.375)])
+    assert scores == [0.0, 0.25, 0.0, -0.375, 0.0, 1.0]
+    assert sum(scores) == pytest.approx(0.875)
+
+
+def test_token_terms_outside_the_response_stay_in_the_last_token():
+    scores = place_token_rewards(3, 1.0, [(7, 0.5)])
+    assert scores == [0.0, 0.0, 1.0]

@@ -1,7 +1,6 @@
 """The ``ccrl`` reward manager through verl's real DataProto and reward-loop classes."""
 
 import asyncio
-import json
 import logging
 
 import numpy as np
@@ -14,6 +13,7 @@ from verl.trainer.ppo.reward import load_reward_manager, resolve_reward_manager_
 
 from verl_ccrl import score_response
 from verl_ccrl.integration.reward_manager import REWARD_EXTRA_KEYS, CCRLRewardManager
+from verl_ccrl.reward_info import decode
 
 PROBLEM = "A farm has 14 pens with 6 goats each. 25 goats are sold. How many goats remain?"
 RESPONSE = "14 * 6 = 84 goats. 84 - 25 = 58 goats remain.\n#### 58"
@@ -142,7 +142,7 @@ def test_no_problem_text_at_all_degrades_to_outcome(manager, single_digit_tokeni
 def test_token_terms_point_at_the_numbers_tokens(manager, single_digit_tokenizer):
     data, response_ids, _ = agent_loop_sample(single_digit_tokenizer, RESPONSE)
     info = run(manager, data)["reward_extra_info"]
-    terms = json.loads(info["ccrl_token_terms"])
+    terms = decode(info).token_terms()
     assert terms and all(single_digit_tokenizer.decode([response_ids[index]]).strip().isdigit() for index, _ in terms)
     assert sum(term for _, term in terms) == pytest.approx(info["ccrl_confidence_term"])
 
@@ -156,4 +156,4 @@ def test_reference_values_from_extra_info_judge_prose_numbers(manager, single_di
     extra = {"question": PROBLEM, "reference_values": ["84", "59"]}
     data, _, _ = agent_loop_sample(single_digit_tokenizer, "They have 84 goats.", extra_info=extra)
     info = run(manager, data)["reward_extra_info"]
-    assert json.loads(info["ccrl_judged"])[0][1] == 1
+    assert decode(info).calibration_points()[0][1] == 1

@@ -10,8 +10,9 @@ from omegaconf import OmegaConf
 
 from verl_ccrl import CCRLConfig
 from verl_ccrl.entropy import entropies_from_position_logprobs
-from verl_ccrl.integration.trainer import check_entropy_channel, token_level_scores
+from verl_ccrl.integration.trainer import check_entropy_channel
 from verl_ccrl.metrics import reward_info_metrics
+from verl_ccrl.reward_info import JudgedNumber, RewardInfo, encode
 
 CONFIG_YAML = Path(__file__).resolve().parents[1] / "verl_ccrl" / "integration" / "config" / "ccrl_trainer.yaml"
 
@@ -55,24 +56,12 @@ def test_actor_entropies_under_bypass_mode_fail_at_start_up():
         check_entropy_channel(config)
 
 
-def test_token_level_scores_keep_the_total_and_put_terms_on_their_tokens():
-    scores = token_level_scores(6, 0.875, [[1, 0.25], [3, -0.375]])
-    assert scores.tolist() == [0.0, 0.25, 0.0, -0.375, 0.0, 1.0]
-    assert scores.sum().item() == pytest.approx(0.875)
-
-
-def test_token_terms_outside_the_response_stay_in_the_last_token():
-    scores = token_level_scores(3, 1.0, [[7, 0.5]])
-    assert scores.tolist() == [0.0, 0.0, 1.0]
-
-
 def test_step_metrics_aggregate_over_all_responses():
+    judged = (JudgedNumber((3,), "correct", 0.95, 0.2375), JudgedNumber((7,), "wrong", 0.92, -0.46))
     infos = [
-        {"ccrl_outcome": 1.0, "ccrl_confidence_term": 0.25, "ccrl_n_computed": 2, "ccrl_n_unverifiable": 0,
-         "ccrl_missing_entropies": 0.0, "ccrl_judged": "[[0.95, 1], [0.92, 0]]"},
-        {"ccrl_outcome": 0.0, "ccrl_confidence_term": -0.25, "ccrl_n_computed": 2, "ccrl_n_unverifiable": 2,
-         "ccrl_missing_entropies": 1.0, "ccrl_judged": "[]"},
-    ]  # fmt: skip
+        encode(RewardInfo(True, 1.0, 0.25, n_computed=2, n_unverifiable=0, missing_entropies=False, numbers=judged)),
+        encode(RewardInfo(False, 0.0, -0.25, n_computed=2, n_unverifiable=2, missing_entropies=True)),
+    ]
     metrics = reward_info_metrics(infos)
     assert metrics["ccrl/outcome_mean"] == 0.5 and metrics["ccrl/confidence_term_mean"] == 0.0
     assert metrics["ccrl/overconfident_error_rate@0.9"] == 1.0 and metrics["ccrl/unverifiable_share"] == 0.5
@@ -81,7 +70,7 @@ def test_step_metrics_aggregate_over_all_responses():
 
 
 def test_step_metrics_skip_what_has_nothing_to_average():
-    metrics = reward_info_metrics([{"ccrl_outcome": 1.0, "ccrl_judged": "[]"}])
+    metrics = reward_info_metrics([encode(RewardInfo(True, 1.0, 0.0))])
     assert "ccrl/overconfident_error_rate@0.5" not in metrics and "ccrl/ece" not in metrics
 
 

@@ -30,16 +30,25 @@ copying); a negated given value (``-5`` for "drops by 5") is computed.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
 from verl_ccrl.arithmetic import find_arithmetic_checks
+from verl_ccrl.bounds import MAX_ANALYSED_CHARS, MAX_MENTIONS
 from verl_ccrl.config import CCRLConfig
-from verl_ccrl.number_mentions import NumberMention, find_number_mentions, problem_values, value_matches
+from verl_ccrl.number_format import format_number
+from verl_ccrl.number_mentions import (
+    NumberMention,
+    find_number_mentions,
+    precision_readings,
+    problem_values,
+    read_numbers,
+)
 
-__all__ = ["AnalyzedMention", "analyze_response", "reference_values"]
+__all__ = ["AnalyzedMention", "analyze_response", "read_within_bounds", "reference_values"]
 
 EXTRACTED, COMPUTED = "extracted", "computed"
 CORRECT, WRONG, UNVERIFIABLE = "correct", "wrong", "unverifiable"
@@ -84,16 +93,60 @@ def reference_values(reference: str | None) -> frozenset[Fraction]:
     return frozenset(values)
 
 
+def read_within_bounds(
+    problem: str, response: str, reference: str | None = None
+) -> tuple[list[NumberMention] | None, str]:
+    """The response's mentions, ready for ``analyze_response(..., mentions=...)``, or (None, why) when the problem,
+    the response or the reference crosses a bound of ``bounds.py`` (too long, too many numbers, an oversized
+    numeral in the response). Costs at most one bounded read of each text; problem and reference are cached.
+
+    >>> read_within_bounds("p", "2 * 3 = 1e9999999")
+    (None, 'response: exponent 9999999 over the bound of 100 at 8')
+    >>> [m.text for m in read_within_bounds("p", "2 * 3 = 6")[0]]
+    ['2', '3', '6']
+    """
+    for name, text in (("problem", problem), ("reference", reference)):
+        reason = _text_over_bounds(text) if isinstance(text, str) else None
+        if reason is not None:
+            return None, f"{name}: {reason}"
+    if len(response) > MAX_ANALYSED_CHARS:
+        return None, f"response: {len(response)} characters, over MAX_ANALYSED_CHARS={MAX_ANALYSED_CHARS}"
+    reading = read_numbers(response, limit=MAX_MENTIONS)
+    if not reading.complete:
+        return None, f"response: more than MAX_MENTIONS={MAX_MENTIONS} numbers"
+    if reading.oversized:
+        return None, f"response: {reading.oversized[0].reason} at {reading.oversized[0].start}"
+    return reading.mentions, ""
+
+
+@lru_cache(maxsize=1024)
+def _text_over_bounds(text: str) -> str | None:
+    # An oversized numeral in a problem or reference only removes that value; too many numbers cost time.
+    if len(text) > MAX_ANALYSED_CHARS:
+        return f"{len(text)} characters, over MAX_ANALYSED_CHARS={MAX_ANALYSED_CHARS}"
+    if not read_numbers(text, limit=MAX_MENTIONS).complete:
+        return f"more than MAX_MENTIONS={MAX_MENTIONS} numbers"
+    return None
+
+
 def _is_extracted(mention: NumberMention, given: frozenset[Fraction]) -> bool:
     if any(value in given for value in mention.candidate_values):
         return True
     return bool(mention.fraction_parts) and all(part in given for part in mention.fraction_parts)
 
 
-def _matches_any(mention: NumberMention, values: frozenset[Fraction]) -> bool:
+def _matches_any(mention: NumberMention, values: frozenset[Fraction], ordered: list[Fraction]) -> bool:
+    """``value_matches`` against any of ``values`` (``ordered`` = sorted ``values``): one bisection per reading
+    instead of one comparison per value, so a long reference costs log time per mention, not linear."""
     if any(value in values for value in mention.candidate_values):
         return True
-    return mention.decimals > 0 and any(value_matches(mention, value) for value in values)
+    if mention.decimals <= 0:
+        return False
+    for candidate, half_unit in precision_readings(mention):
+        nearest = bisect_left(ordered, candidate - half_unit)
+        if nearest < len(ordered) and ordered[nearest] <= candidate + half_unit:
+            return True
+    return False
 
 
 def analyze_response(
@@ -103,11 +156,14 @@ def analyze_response(
     *,
     reference_values_extra: Iterable[Fraction | int | str] = (),
     config: CCRLConfig | None = None,
+    mentions: list[NumberMention] | None = None,
 ) -> list[AnalyzedMention]:
     """Every number mention of ``response`` in order, with kind (extracted/computed) and verdict.
 
     ``reference`` is a reference solution or a bare final answer; ``reference_values_extra`` adds known
-    intermediate values (e.g. from the RL parquet's ``extra_info``). See the module docstring for the rules.
+    intermediate values (e.g. from the RL parquet's ``extra_info``); ``mentions``, when given, are the response's
+    mentions already read (``read_numbers(response).mentions``). See the module docstring for the rules.
+    Oversized numerals (``bounds.py``) are not mentions, so they appear nowhere here.
     """
     for name, value in (("problem", problem), ("response", response)):
         if not isinstance(value, str):
@@ -116,12 +172,14 @@ def analyze_response(
         raise TypeError(f"analyze_response: reference must be a str or None, got {type(reference).__name__}.")
     config = config or _DEFAULT_CONFIG
     given = _given_values(problem, config.word_numbers)
-    mentions = find_number_mentions(response)
+    if mentions is None:
+        mentions = find_number_mentions(response)
     checks = {check.result_index: check for check in find_arithmetic_checks(response, mentions)}
     references = reference_values(reference)
     extra = frozenset(Fraction(value) for value in reference_values_extra)
     if extra:
         references = references | extra
+    ordered_references = sorted(references)
 
     analyzed: list[AnalyzedMention] = []
     first_computed: dict[Fraction, AnalyzedMention] = {}
@@ -130,7 +188,7 @@ def analyze_response(
             analyzed.append(_with(mention, EXTRACTED, None, "given in the problem"))
             continue
         restated = next((first_computed[v] for v in mention.candidate_values if v in first_computed), None)
-        verdict, reason = _verdict(mention, checks.get(index), restated, references, config)
+        verdict, reason = _verdict(mention, checks.get(index), restated, references, ordered_references, config)
         result = _with(mention, COMPUTED, verdict, reason)
         analyzed.append(result)
         for value in mention.candidate_values:
@@ -138,16 +196,16 @@ def analyze_response(
     return analyzed
 
 
-def _verdict(mention, check, restated, references, config) -> tuple[str, str]:
+def _verdict(mention, check, restated, references, ordered_references, config) -> tuple[str, str]:
     for source in config.verification_sources:
         if source == "arithmetic" and check is not None:
             if check.correct:
-                return CORRECT, f"{check.expression} = {_show(check.expected)}"
-            return WRONG, f"{check.expression} = {_show(check.expected)}, not {mention.text}"
+                return CORRECT, f"{check.expression} = {format_number(check.expected, 'short')}"
+            return WRONG, f"{check.expression} = {format_number(check.expected, 'short')}, not {mention.text}"
         if source == "reference":
             if restated is not None:
                 return _restatement(restated, config)
-            if references and _matches_any(mention, references):
+            if references and _matches_any(mention, references, ordered_references):
                 return CORRECT, "matches a reference value"
             if references and config.reference_mismatch_is_wrong:
                 return WRONG, "matches no reference value"
@@ -165,13 +223,6 @@ def _restatement(restated: AnalyzedMention, config: CCRLConfig) -> tuple[str, st
 
 def _with(mention: NumberMention, kind: str, verdict: str | None, reason: str) -> AnalyzedMention:
     return AnalyzedMention(mention.start, mention.end, mention.text, mention.value, kind, verdict, reason)
-
-
-def _show(value: Fraction) -> str:
-    if value.denominator == 1:
-        return str(value.numerator)
-    as_float = float(value)
-    return f"{value.numerator}/{value.denominator}" if abs(as_float) < 1e-4 else f"{as_float:.6g}"
 
 
 _DEFAULT_CONFIG = CCRLConfig()

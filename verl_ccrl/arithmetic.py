@@ -12,7 +12,11 @@ Example::
 What a statement is: a run of numbers, operators (``+ - * / × · ÷ ^ **``, ``\\times \\cdot \\div``, ``x`` between
 numbers, ``of`` after a percentage or fraction), brackets and ``=``/``≈`` on one line. A number may carry a
 currency sign, ``%`` and one unit word (``5 apples + 3 apples = 8 apples``). Anything else (a word, a comma, a
-colon, a new line, GSM8K's ``<<`` ``>>``) ends the run.
+colon, a new line, GSM8K's ``<<`` ``>>``) ends the run. A ``-``, ``−``, ``*``, ``+`` or ``•`` that opens a line and
+is followed by a space is a markdown bullet, not an operator (``- 12 * 3 = 36 eggs`` claims 36, not -36).
+
+Cost: the tokenizer and the parser are single passes (the parser is an operator-precedence loop, not recursion:
+no nesting depth can raise ``RecursionError``); values stop at the bounds of ``bounds.py``.
 
 How a chain is read: for each ``=`` the left side must contain an operator and evaluate. If the right side is
 a lone number, that number is the claimed result. If it is an expression of the same value it is a rewriting
@@ -29,12 +33,12 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from verl_ccrl.bounds import MAX_POWER_EXPONENT, MAX_VALUE_DIGITS
 from verl_ccrl.number_mentions import NumberMention, value_matches
 
 __all__ = ["ArithmeticCheck", "evaluate_expression", "find_arithmetic_checks"]
 
-_MAX_EXPONENT = 64
-_MAX_DIGITS = 400  # a Fraction with more digits than this is no word-problem quantity; stop before it costs time
+_MAX_VALUE_BITS = int(MAX_VALUE_DIGITS * 3.33)
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,8 @@ class ArithmeticCheck:
 # One alternation, tried once per position: the first group that matches says what the text there is.
 _TOKEN = re.compile(
     r"""
-      (?P<delimiter>\\[()\[\]]|<<|>>)
+      (?P<bullet>(?m:^)[ \t]*[-−*+•](?=[ \t]))
+    | (?P<delimiter>\\[()\[\]]|<<|>>)
     | (?P<skip>[ \t]+|\\[,;:!\ ]|\\q?quad|~|\\left|\\right|\\boxed|\\displaystyle|\\\$|\$|€|£|&)
     | (?P<approx>≈|\\approx(?![A-Za-z]))
     | (?P<eq>==?)
@@ -101,7 +106,7 @@ def _tokenize(text: str, mentions: list[NumberMention]) -> list[list[tuple[str, 
             continue
         match = _TOKEN.match(text, position)
         kind, end = match.lastgroup, match.end()
-        if kind == "skip":
+        if kind == "skip" or kind == "bullet":
             pass
         elif kind == "op":
             runs[-1].append(("op", _OPERATOR_NAMES.get(match.group(), match.group()), position, end))
@@ -136,75 +141,87 @@ def _skip_number_suffix(text: str, mention: NumberMention, position: int) -> tup
     return position, None
 
 
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "^": 3}  # "^" is right-associative; unary signs bind tightest
+
+
 class _Parser:
-    """Recursive descent over one segment's tokens; ``parse()`` returns the exact value or None."""
+    """Operator precedence over one segment's tokens, with explicit stacks; ``parse()`` returns the exact value
+    or None. Grammar: sum of products of right-associative powers of signed primaries (``-2^2`` is 4,
+    ``2^-3`` is 1/8, ``2^3^2`` is 512), brackets any depth."""
 
     def __init__(self, tokens: list[tuple[str, object, int, int]], mentions: list[NumberMention]):
-        self.tokens, self.mentions, self.index = tokens, mentions, 0
+        self.tokens, self.mentions = tokens, mentions
 
     def parse(self) -> Fraction | None:
         try:
-            value = self._sum()
+            return self._evaluate()
         except (_ParseError, ZeroDivisionError, OverflowError, ValueError):
             return None
-        return value if self.index == len(self.tokens) else None
 
-    def _peek(self) -> tuple[str, object, int, int] | None:
-        return self.tokens[self.index] if self.index < len(self.tokens) else None
-
-    def _sum(self) -> Fraction:
-        value = self._product()
-        while (token := self._peek()) and token[0] == "op" and token[1] in "+-":
-            self.index += 1
-            right = self._product()
-            value = value + right if token[1] == "+" else value - right
-        return value
-
-    def _product(self) -> Fraction:
-        value = self._power()
-        while (token := self._peek()) and token[0] == "op" and token[1] in "*/":
-            self.index += 1
-            right = self._power()
-            value = value * right if token[1] == "*" else value / right
-            _check_size(value)
-        return value
-
-    def _power(self) -> Fraction:
-        base = self._unary()
-        token = self._peek()
-        if token and token[0] == "op" and token[1] == "^":
-            self.index += 1
-            exponent = self._power()
-            if exponent.denominator != 1 or abs(exponent) > _MAX_EXPONENT:
-                raise _ParseError("exponent out of range")
-            base = base ** int(exponent)
-            _check_size(base)
-        return base
-
-    def _unary(self) -> Fraction:
-        token = self._peek()
-        if token and token[0] == "op" and token[1] in "+-":
-            self.index += 1
-            value = self._unary()
-            return -value if token[1] == "-" else value
-        return self._primary()
-
-    def _primary(self) -> Fraction:
-        token = self._peek()
-        if token is None:
+    def _evaluate(self) -> Fraction:
+        values: list[Fraction] = []
+        operators: list[tuple[str, bool]] = []  # (operator, negate) where "(" carries the sign written before it
+        negate, expect_operand = False, True
+        for kind, payload, _, _ in self.tokens:
+            if expect_operand:
+                if kind == "op" and payload in "+-":
+                    negate ^= payload == "-"
+                elif kind == "num":
+                    value = self.mentions[payload].value
+                    values.append(-value if negate else value)
+                    negate, expect_operand = False, False
+                elif kind == "lp":
+                    operators.append(("(", negate))
+                    negate = False
+                else:
+                    raise _ParseError(f"unexpected {kind}")
+            elif kind == "op":
+                while operators and operators[-1][0] != "(" and _binds_first(operators[-1][0], payload):
+                    _reduce(values, operators.pop()[0])
+                operators.append((payload, False))
+                expect_operand = True
+            elif kind == "rp":
+                while operators and operators[-1][0] != "(":
+                    _reduce(values, operators.pop()[0])
+                if not operators:
+                    raise _ParseError("unbalanced bracket")
+                if operators.pop()[1]:
+                    values[-1] = -values[-1]
+            else:
+                raise _ParseError(f"unexpected {kind}")
+        if expect_operand:
             raise _ParseError("unexpected end")
-        if token[0] == "num":
-            self.index += 1
-            return self.mentions[token[1]].value
-        if token[0] == "lp":
-            self.index += 1
-            value = self._sum()
-            closing = self._peek()
-            if closing is None or closing[0] != "rp":
+        while operators:
+            operator = operators.pop()[0]
+            if operator == "(":
                 raise _ParseError("unbalanced bracket")
-            self.index += 1
-            return value
-        raise _ParseError(f"unexpected {token[0]}")
+            _reduce(values, operator)
+        return values[0]
+
+
+def _binds_first(stacked: str, incoming: str) -> bool:
+    """Whether the stacked operator is applied before ``incoming`` is pushed (left-associative except ``^``)."""
+    if incoming == "^":
+        return _PRECEDENCE[stacked] > _PRECEDENCE[incoming]
+    return _PRECEDENCE[stacked] >= _PRECEDENCE[incoming]
+
+
+def _reduce(values: list[Fraction], operator: str) -> None:
+    right, left = values.pop(), values.pop()
+    if operator == "+":
+        value = left + right
+    elif operator == "-":
+        value = left - right
+    elif operator == "*":
+        value = left * right
+    elif operator == "/":
+        value = left / right
+    else:
+        if right.denominator != 1 or abs(right) > MAX_POWER_EXPONENT:
+            raise _ParseError("exponent out of range")
+        value = left ** int(right)
+    _check_size(value)
+    values.append(value)
 
 
 class _ParseError(Exception):
@@ -212,7 +229,7 @@ class _ParseError(Exception):
 
 
 def _check_size(value: Fraction) -> None:
-    if value.numerator.bit_length() > _MAX_DIGITS * 3.33 or value.denominator.bit_length() > _MAX_DIGITS * 3.33:
+    if value.numerator.bit_length() > _MAX_VALUE_BITS or value.denominator.bit_length() > _MAX_VALUE_BITS:
         raise _ParseError("number too large")
 
 
@@ -246,9 +263,10 @@ def _segments(run: list[tuple[str, object, int, int]]) -> tuple[list[list], list
 
 
 def _strip_brackets(tokens: list) -> list:
-    while len(tokens) >= 2 and tokens[0][0] == "lp" and tokens[-1][0] == "rp":
-        tokens = tokens[1:-1]
-    return tokens
+    first, last = 0, len(tokens) - 1
+    while last - first >= 1 and tokens[first][0] == "lp" and tokens[last][0] == "rp":
+        first, last = first + 1, last - 1
+    return tokens[first : last + 1] if first else tokens
 
 
 def find_arithmetic_checks(text: str, mentions: list[NumberMention]) -> list[ArithmeticCheck]:

@@ -5,19 +5,13 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from fractions import Fraction
 
 from verl_ccrl.alignment import token_char_spans
-from verl_ccrl.analysis import analyze_response
+from verl_ccrl.analysis import analyze_response, read_within_bounds
 from verl_ccrl.config import CCRLConfig
 from verl_ccrl.metrics import calibration_metrics
+from verl_ccrl.number_format import format_number
 from verl_ccrl.reward import score_response
-
-
-def _format_value(value: Fraction) -> str:
-    if value.denominator == 1:
-        return str(value.numerator)
-    return f"{value.numerator}/{value.denominator} ({float(value):.6g})"
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -29,13 +23,19 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def explain(args: argparse.Namespace) -> int:
-    mentions = analyze_response(args.problem, args.response, args.reference)
-    rows = [
-        [f"{m.start}:{m.end}", m.text, _format_value(m.value), m.kind, m.verdict or "-", m.reason] for m in mentions
-    ]
-    print(_table(rows, ["span", "text", "value", "kind", "verdict", "reason"]) if rows else "No number mentions.")
-    if args.ground_truth is not None:
+    score = None
+    if args.ground_truth is not None:  # the score holds the same analysis: one pass, not two
         score = score_response(args.problem, args.response, args.ground_truth, reference=args.reference)
+        mentions, bound = score.mentions, score.bounded_reason
+    else:
+        read, bound = read_within_bounds(args.problem, args.response, args.reference)
+        mentions = [] if read is None else analyze_response(args.problem, args.response, args.reference, mentions=read)
+    rows = [[f"{m.start}:{m.end}", m.text, format_number(m.value, "both"), m.kind, m.verdict or "-", m.reason] for m in mentions]
+    if rows:
+        print(_table(rows, ["span", "text", "value", "kind", "verdict", "reason"]))
+    else:
+        print(f"Numbers not judged: {bound} (see verl_ccrl/bounds.py)." if bound else "No number mentions.")
+    if score is not None:
         print(f"\nfinal answer: {score.answer!r}  correct: {score.answer_correct}  R_outcome: {score.outcome:g}")
     return 0
 

@@ -1,11 +1,10 @@
-"""Calibration metrics of computed numbers over a batch of scored responses. Pure Python, no verl import.
+"""Step and batch metrics of scored responses: number counts plus the calibration of computed numbers (the
+statistics themselves are ``verl_ccrl.calibration.measure_calibration``). Pure Python, no verl import.
 
-- ``overconfident_error_rate@t``: share of *wrong* computed numbers (with a confidence) whose confidence is
-  above ``t`` (the paper's metric at t = 0.5 / 0.7 / 0.9). NaN when the batch has no wrong number.
-- ``mean_confidence_correct`` / ``mean_confidence_wrong``: mean confidence of right / wrong computed numbers.
-- ``ece``: expected calibration error over computed numbers with a verdict and a confidence, ``n_bins`` equal-width
-  bins: sum over bins of (bin size / N) * |share correct in bin - mean confidence in bin|.
-- counts of extracted / computed / unverifiable mentions, and of numbers in C.
+- ``calibration_metrics``: over scored mentions (``score.mentions`` of ``score_response``), the calibration metrics
+  (``overconfident_error_rate@t``, ``mean_confidence_correct`` / ``_wrong``, ``ece``; NaN where undefined) and counts
+  of extracted / computed / unverifiable mentions and of numbers in C.
+- ``reward_info_metrics``: the trainer's ``ccrl/*`` step metrics from the ``ccrl`` reward manager's records.
 
 Example::
 
@@ -21,16 +20,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+from verl_ccrl.calibration import DEFAULT_N_BINS, DEFAULT_THRESHOLDS, measure_calibration
+from verl_ccrl.reward_info import RewardInfo, decode, is_encoded
+
 __all__ = ["calibration_metrics", "reward_info_metrics"]
 
 
 def calibration_metrics(
-    responses: Iterable[Sequence], *, thresholds: Sequence[float] = (0.5, 0.7, 0.9), n_bins: int = 10
+    responses: Iterable[Sequence], *, thresholds: Sequence[float] = DEFAULT_THRESHOLDS, n_bins: int = DEFAULT_N_BINS
 ) -> dict[str, float]:
     """Metrics over ``responses``, each a sequence of numbers with ``kind``, ``verdict`` and ``confidence``
     (``ScoredMention`` from ``score_response``; pass ``score.mentions``)."""
-    if n_bins < 1:
-        raise ValueError(f"n_bins={n_bins} must be >= 1.")
     counts = {"extracted": 0, "computed": 0, "unverifiable": 0}
     judged: list[tuple[float, bool]] = []
     n_responses = 0
@@ -46,84 +46,51 @@ def calibration_metrics(
             elif number.verdict in ("correct", "wrong") and number.confidence is not None:
                 judged.append((float(number.confidence), number.verdict == "correct"))
 
-    wrong = [confidence for confidence, correct in judged if not correct]
-    right = [confidence for confidence, correct in judged if correct]
-    metrics: dict[str, float] = {}
-    for threshold in thresholds:
-        metrics[f"overconfident_error_rate@{threshold:g}"] = (
-            sum(confidence > threshold for confidence in wrong) / len(wrong) if wrong else math.nan
-        )
-    metrics["mean_confidence_correct"] = sum(right) / len(right) if right else math.nan
-    metrics["mean_confidence_wrong"] = sum(wrong) / len(wrong) if wrong else math.nan
-    metrics["ece"] = _expected_calibration_error(judged, n_bins)
+    calibration = measure_calibration(judged, thresholds=thresholds, n_bins=n_bins)
+    metrics = calibration.as_metrics()
     metrics["n_extracted"] = float(counts["extracted"])
     metrics["n_computed"] = float(counts["computed"])
     metrics["n_unverifiable"] = float(counts["unverifiable"])
-    metrics["n_judged"] = float(len(judged))
+    metrics["n_judged"] = float(calibration.n_judged)
     metrics["unverifiable_share"] = counts["unverifiable"] / counts["computed"] if counts["computed"] else math.nan
     metrics["computed_per_response"] = counts["computed"] / n_responses if n_responses else math.nan
     return metrics
 
 
-def _expected_calibration_error(judged: list[tuple[float, bool]], n_bins: int) -> float:
-    if not judged:
-        return math.nan
-    bins: list[list[tuple[float, bool]]] = [[] for _ in range(n_bins)]
-    for confidence, correct in judged:
-        bins[min(int(confidence * n_bins), n_bins - 1)].append((confidence, correct))
-    error = 0.0
-    for members in bins:
-        if members:
-            accuracy = sum(correct for _, correct in members) / len(members)
-            mean_confidence = sum(confidence for confidence, _ in members) / len(members)
-            error += len(members) / len(judged) * abs(accuracy - mean_confidence)
-    return error
-
-
 def reward_info_metrics(
-    infos: Sequence[dict], *, thresholds: Sequence[float] = (0.5, 0.7, 0.9), n_bins: int = 10
+    infos: Sequence[dict | RewardInfo],
+    *,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    n_bins: int = DEFAULT_N_BINS,
 ) -> dict[str, float]:
-    """``ccrl/*`` step metrics from the per-response ``reward_extra_info`` of the ``ccrl`` reward manager.
+    """``ccrl/*`` step metrics from the per-response ``reward_extra_info`` of the ``ccrl`` reward manager (encoded
+    dicts, decoded with ``verl_ccrl.reward_info.decode``, or ``RewardInfo`` records). Entries that are not CCRL
+    records (another reward manager's, padding) are skipped.
 
     Metrics with nothing to average over this step (no wrong number, say) are left out rather than logged as NaN.
 
-    >>> infos = [{"ccrl_outcome": 1.0, "ccrl_confidence_term": 0.2, "ccrl_n_computed": 3, "ccrl_n_unverifiable": 1,
-    ...           "ccrl_missing_entropies": 0.0, "ccrl_judged": "[[0.95, 0], [0.8, 1]]"}]
-    >>> metrics = reward_info_metrics(infos, thresholds=(0.9,))
+    >>> from verl_ccrl.reward_info import JudgedNumber, encode
+    >>> info = RewardInfo(answer_correct=True, outcome=1.0, confidence_term=0.2, n_computed=3, n_unverifiable=1,
+    ...     numbers=(JudgedNumber((4,), "wrong", 0.95, -0.95), JudgedNumber((9,), "correct", 0.8, 0.8)))
+    >>> metrics = reward_info_metrics([encode(info)], thresholds=(0.9,))
     >>> metrics["ccrl/overconfident_error_rate@0.9"], metrics["ccrl/computed_per_response"]
     (1.0, 3.0)
     """
-    import json
-
-    infos = [info for info in infos if isinstance(info, dict) and "ccrl_outcome" in info]
-    if not infos:
+    records = [decode(info) if is_encoded(info) else info for info in infos]
+    records = [record for record in records if isinstance(record, RewardInfo)]
+    if not records:
         return {}
-    judged = []
-    for info in infos:
-        judged.extend(
-            (float(confidence), bool(correct)) for confidence, correct in json.loads(info.get("ccrl_judged", "[]"))
-        )
-    wrong = [confidence for confidence, correct in judged if not correct]
-    right = [confidence for confidence, correct in judged if correct]
-    n_computed = sum(float(info.get("ccrl_n_computed", 0)) for info in infos)
+    judged = [point for record in records for point in record.calibration_points()]
+    n_computed = sum(record.n_computed for record in records)
     metrics = {
-        "ccrl/outcome_mean": sum(float(info["ccrl_outcome"]) for info in infos) / len(infos),
-        "ccrl/confidence_term_mean": sum(float(info.get("ccrl_confidence_term", 0.0)) for info in infos) / len(infos),
-        "ccrl/computed_per_response": n_computed / len(infos),
-        "ccrl/judged_per_response": len(judged) / len(infos),
-        "ccrl/missing_entropies_share": sum(float(info.get("ccrl_missing_entropies", 0.0)) for info in infos)
-        / len(infos),
+        "ccrl/outcome_mean": sum(record.outcome for record in records) / len(records),
+        "ccrl/confidence_term_mean": sum(record.confidence_term for record in records) / len(records),
+        "ccrl/computed_per_response": n_computed / len(records),
+        "ccrl/judged_per_response": len(judged) / len(records),
+        "ccrl/missing_entropies_share": sum(record.missing_entropies for record in records) / len(records),
     }
     if n_computed:
-        metrics["ccrl/unverifiable_share"] = (
-            sum(float(info.get("ccrl_n_unverifiable", 0)) for info in infos) / n_computed
-        )
-    if wrong:
-        for threshold in thresholds:
-            metrics[f"ccrl/overconfident_error_rate@{threshold:g}"] = sum(c > threshold for c in wrong) / len(wrong)
-        metrics["ccrl/mean_confidence_wrong"] = sum(wrong) / len(wrong)
-    if right:
-        metrics["ccrl/mean_confidence_correct"] = sum(right) / len(right)
-    if judged:
-        metrics["ccrl/ece"] = _expected_calibration_error(judged, n_bins)
+        metrics["ccrl/unverifiable_share"] = sum(record.n_unverifiable for record in records) / n_computed
+    calibration = measure_calibration(judged, thresholds=thresholds, n_bins=n_bins).as_metrics()
+    metrics.update({f"ccrl/{name}": value for name, value in calibration.items() if not math.isnan(value)})
     return metrics

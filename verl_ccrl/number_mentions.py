@@ -18,7 +18,9 @@ Deliberately *not* numbers:
 - list markers at the start of a line (``1. Find`` / ``2) Add``),
 - solution-structure labels (``Step 2:``, ``Part 3.``, ``Case 1)``),
 - dates (``3/4/2024``, ``2024-03-04``),
-- digits inside identifiers (``x2``, ``apples_2``, ``H2O``).
+- digits inside identifiers (``x2``, ``apples_2``, ``H2O``),
+- numerals over the bounds of ``bounds.py`` (more than 100 digits, an exponent over 100): these are
+  *oversized*, listed by :func:`read_numbers` with their span and reason, and never given a value.
 Response-side written-out numbers ("three") are not mentions: only numerals carry a computed value whose
 tokens can be scored. Problem-side words *do* count as given values (see :func:`problem_values`).
 """
@@ -29,16 +31,26 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from verl_ccrl.bounds import MAX_NUMBER_DIGITS, MAX_NUMBER_EXPONENT
+from verl_ccrl.word_numbers import word_number_values
+
 __all__ = [
     "NumberMention",
+    "NumberReading",
+    "OversizedNumber",
     "find_number_mentions",
+    "read_numbers",
     "parse_single_number",
     "problem_values",
     "word_number_values",
     "value_matches",
 ]
 
-_UNSIGNED = r"(?:\d{1,3}(?:,\d{3})+(?![\d,]\d)|\d+)(?:\.\d+)?|\.\d+"
+# Python 3.10 has no atomic groups: ``(?=(?P<g>X))(?P=g)`` matches X once and never backtracks into it, which keeps
+# "1,000,000,...,00" linear. A grouped number never starts right after a digit or comma (no rescan inside a run).
+_UNSIGNED = (
+    r"(?:(?<![\d,])\d{1,3}(?=(?P<groups>(?:,\d{3})+))(?P=groups)(?![\d,]\d)|\d+)(?:\.\d+)?|\.\d+"
+)
 
 _NUMBER_PATTERN = re.compile(
     # The lookahead lets the engine skip, in one test, every position that cannot start a number (3x faster).
@@ -49,14 +61,14 @@ _NUMBER_PATTERN = re.compile(
     | (?P<slash_num>\d+)/(?P<slash_den>\d+)(?![\d/]|\.\d)
     | (?P<plain>(?:"""
     + _UNSIGNED
-    + r""")(?:[eE][+-]?\d+(?![A-Za-z]))?)(?P<percent>\s?\\?%|\s(?:percent|per\ cent)\b)?
+    + r""")(?:[eE](?=(?P<exponent>[+-]?\d+))(?P=exponent)(?![A-Za-z]))?)(?P<percent>\s?\\?%|\s(?:percent|per\ cent)\b)?
     )""",
     re.VERBOSE,
 )
 
 # A list marker ("1. ", "2) ") or a structure label ("Step 2:") is an index, not a quantity.
 _LIST_MARKER = re.compile(r"(?m)^[ \t]*(?:[-*][ \t]+)?\d{1,2}[.)](?=[ \t])")
-_STRUCTURE_LABEL = re.compile(r"(?i)\b(?:step|part|case|stage|phase|method|option|example)[ \t]*#?[ \t]*\d+")
+_STRUCTURE_LABEL = re.compile(r"(?i)\b(?:step|part|case|stage|phase|method|option|example)(?:[ \t]*#)?[ \t]*\d+")
 _MINUS_SIGNS = "-−"
 
 
@@ -98,17 +110,26 @@ def value_matches(mention: NumberMention, exact: Fraction, *, approximate: bool 
     >>> value_matches(find_number_mentions("3")[0], Fraction(10, 3))
     False
     """
-    written_half_unit = Fraction(1, 2 * 10**mention.decimals)
-    readings = [(mention.value, written_half_unit)]
-    if mention.is_percent:
-        # The written digits are the x100 reading, so the fraction reading is 100 times more precise.
-        readings = [(mention.value, written_half_unit / 100), (mention.value * 100, written_half_unit)]
-    for candidate, half_unit in readings:
+    for candidate, half_unit in precision_readings(mention):
         if candidate == exact:
             return True
         if (mention.decimals > 0 or approximate) and abs(candidate - exact) <= half_unit:
             return True
     return False
+
+
+def precision_readings(mention: NumberMention) -> list[tuple[Fraction, Fraction]]:
+    """(value, half of the last written unit) for each reading of ``mention``: ``3.33`` is 333/100 give or take
+    1/200; ``25%`` is 1/4 give or take 1/20000 and 25 give or take 1/2.
+
+    >>> precision_readings(find_number_mentions("3.33")[0])
+    [(Fraction(333, 100), Fraction(1, 200))]
+    """
+    written_half_unit = Fraction(1, 2 * 10**mention.decimals)
+    if mention.is_percent:
+        # The written digits are the x100 reading, so the fraction reading is 100 times more precise.
+        return [(mention.value, written_half_unit / 100), (mention.value * 100, written_half_unit)]
+    return [(mention.value, written_half_unit)]
 
 
 def _decimals_of(number_text: str) -> int:
@@ -120,35 +141,68 @@ def _decimals_of(number_text: str) -> int:
 
 
 def _to_fraction(number_text: str) -> Fraction:
-    digits = number_text.replace(",", "")
-    # Fraction(str) parses with a regex; integers and plain decimals (nearly every mention) are built directly.
-    if digits.isdigit():
-        return Fraction(int(digits))
-    whole, dot, decimals = digits.partition(".")
-    if dot and decimals.isdigit() and (whole.isdigit() or not whole):
-        return Fraction(int(whole or "0") * 10 ** len(decimals) + int(decimals), 10 ** len(decimals))
-    return Fraction(digits)
+    """The exact value of a numeral already within the bounds (``_oversize_reason`` is None for it)."""
+    mantissa, _, exponent = number_text.replace(",", "").lower().partition("e")
+    # Built from ints: Fraction(str) parses with a regex, and the exponent is applied exactly (1.5e3 = 1500).
+    whole, _, decimals = mantissa.partition(".")
+    value = Fraction(int(whole or "0") * 10 ** len(decimals) + int(decimals or "0"), 10 ** len(decimals))
+    if exponent:
+        value *= Fraction(10) ** int(exponent)
+    return value
+
+
+def _oversize_reason(match: re.Match) -> str | None:
+    """Why the numeral of ``match`` is over a bound of ``bounds.py``, or None. Counts before anything is built."""
+    digits = sum(character.isdigit() for character in match.group())
+    if digits > MAX_NUMBER_DIGITS:
+        return f"{digits} digits over the bound of {MAX_NUMBER_DIGITS}"
+    exponent = match.group("exponent")
+    if exponent is not None and abs(int(exponent)) > MAX_NUMBER_EXPONENT:
+        return f"exponent {int(exponent)} over the bound of {MAX_NUMBER_EXPONENT}"
+    return None
 
 
 def _excluded_spans(text: str) -> list[tuple[int, int]]:
     spans = [m.span() for m in _LIST_MARKER.finditer(text)]
     spans.extend(m.span() for m in _STRUCTURE_LABEL.finditer(text))
+    spans.sort()
     return spans
 
 
 def _minus_is_sign(text: str, minus_index: int) -> bool:
     """A minus right before a number is a sign unless it reads as subtraction (``10 - 5``, ``x-5``)."""
-    before = text[:minus_index]
-    stripped = before.rstrip()
-    if not stripped:
+    # Walk back over whitespace instead of slicing the prefix: a slice per signed number is quadratic.
+    index = minus_index - 1
+    while index >= 0 and text[index].isspace():
+        index -= 1
+    if index < 0:
         return True
-    last = stripped[-1]
+    last = text[index]
     if last.isdigit() or last in ")]}%":
         return False
     if last.isalpha() or last == "_":
         # "was -5" is a sign; "x-5" and "x - 5" are subtractions of a variable.
-        return len(stripped) < len(before)
+        return index < minus_index - 1
     return True
+
+
+@dataclass(frozen=True)
+class OversizedNumber:
+    """A numeral over a bound of ``bounds.py``: where it is and why it was not read (no value, no verdict)."""
+
+    start: int
+    end: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """What :func:`read_numbers` found: the valued mentions and the oversized numerals, each in text order;
+    ``complete`` is False when reading stopped at its ``limit`` of mentions."""
+
+    mentions: list[NumberMention]
+    oversized: list[OversizedNumber]
+    complete: bool = True
 
 
 def find_number_mentions(text: str) -> list[NumberMention]:
@@ -157,20 +211,42 @@ def find_number_mentions(text: str) -> list[NumberMention]:
     >>> [(m.text, m.value) for m in find_number_mentions("Step 1: 20 - 3.5 = 16.5, then -2 + 1 = -1")]
     [('20', Fraction(20, 1)), ('3.5', Fraction(7, 2)), ('16.5', Fraction(33, 2)), ('-2', Fraction(-2, 1)), ('1', Fraction(1, 1)), ('-1', Fraction(-1, 1))]
     """
+    return read_numbers(text).mentions
+
+
+def read_numbers(text: str, limit: int | None = None) -> NumberReading:
+    """The mentions of ``text`` and its oversized numerals. Linear in ``len(text)``; never builds a value over
+    the bounds of ``bounds.py``; stops after ``limit`` + 1 mentions when a limit is given (``complete`` False).
+
+    >>> reading = read_numbers("2 * 3 = 6, or " + "9" * 200)
+    >>> [m.text for m in reading.mentions], reading.oversized[0].reason
+    (['2', '3', '6'], '200 digits over the bound of 100')
+    """
     if not isinstance(text, str):
         raise TypeError(f"find_number_mentions expects str, got {type(text).__name__}")
     excluded = _excluded_spans(text)
+    next_excluded, reach = 0, -1  # spans sorted by start; reach = furthest end of a span starting at or before
     mentions: list[NumberMention] = []
+    oversized: list[OversizedNumber] = []
     for match in _NUMBER_PATTERN.finditer(text):
         if match.group("date"):
             continue
         start, end = match.span()
         if start > 0 and (text[start - 1].isalpha() or text[start - 1] == "_"):
             continue
-        if any(lo <= start < hi for lo, hi in excluded):
+        while next_excluded < len(excluded) and excluded[next_excluded][0] <= start:
+            reach = max(reach, excluded[next_excluded][1])
+            next_excluded += 1
+        if start < reach:
+            continue
+        reason = _oversize_reason(match)
+        if reason is not None:
+            oversized.append(OversizedNumber(start, end, reason))
             continue
         mentions.extend(_mentions_from_match(text, match))
-    return mentions
+        if limit is not None and len(mentions) > limit:
+            return NumberReading(mentions, oversized, complete=False)
+    return NumberReading(mentions, oversized)
 
 
 def _mentions_from_match(text: str, match: re.Match) -> list[NumberMention]:
@@ -243,127 +319,26 @@ def parse_single_number(text: str) -> Fraction | None:
     >>> parse_single_number("3 apples and 4 pears") is None
     True
     """
-    mentions = find_number_mentions(text)
-    if len(mentions) != 1:
+    reading = read_numbers(text)
+    if len(reading.mentions) != 1 or reading.oversized:
         return None
-    rest = text[: mentions[0].start] + text[mentions[0].end :]
+    mention = reading.mentions[0]
+    rest = text[: mention.start] + text[mention.end :]
     if any(ch.isdigit() for ch in rest) or "=" in rest or "^" in rest:
         return None
-    return mentions[0].value
+    if _FUNCTION_OF_NUMBER.search(rest) or any(name not in _FORMATTING_COMMANDS for name in _COMMAND.findall(rest)):
+        return None  # \sqrt{6561} is 81 and 4! is 24: the bare number would be a silent wrong reading
+    return mention.value
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Written-out numbers in a problem ("three", "a dozen", "twice", "two thirds").
-
-_UNITS = {
-    word: index
-    for index, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-        "seventeen eighteen nineteen".split()
-    )
-}
-_TENS = {
-    word: 10 * (index + 2) for index, word in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())
-}
-_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
-# Words that name a quantity on their own. "half" also implies the divisor 2 that a solution writes ("/ 2").
-_MULTIPLIER_WORDS: dict[str, tuple[Fraction, ...]] = {
-    "twice": (Fraction(2),),
-    "double": (Fraction(2),),
-    "doubles": (Fraction(2),),
-    "doubled": (Fraction(2),),
-    "thrice": (Fraction(3),),
-    "triple": (Fraction(3),),
-    "tripled": (Fraction(3),),
-    "triples": (Fraction(3),),
-    "quadruple": (Fraction(4),),
-    "quadrupled": (Fraction(4),),
-    "half": (Fraction(1, 2), Fraction(2)),
-    "halves": (Fraction(1, 2), Fraction(2)),
-    "dozen": (Fraction(12),),
-    "dozens": (Fraction(12),),
-    "pair": (Fraction(2),),
-    "pairs": (Fraction(2),),
-}
-_DENOMINATOR_WORDS = {
-    "half": 2, "halves": 2, "third": 3, "thirds": 3, "quarter": 4, "quarters": 4, "fourth": 4, "fourths": 4,
-    "fifth": 5, "fifths": 5, "sixth": 6, "sixths": 6, "seventh": 7, "sevenths": 7, "eighth": 8, "eighths": 8,
-    "ninth": 9, "ninths": 9, "tenth": 10, "tenths": 10,
-}  # fmt: skip
-_WORD_PATTERN = re.compile(r"[a-z]+")
-
-
-def word_number_values(text: str) -> set[Fraction]:
-    """Values named by words in ``text``: cardinals, multipliers, simple fractions and dozens.
-
-    >>> sorted(word_number_values("Twenty-five kids ate two thirds of a dozen pies, twice."))
-    [Fraction(2, 3), Fraction(2, 1), Fraction(3, 1), Fraction(12, 1), Fraction(25, 1)]
-
-    Not handled: ordinals other than fraction denominators ("second", "first" are too ambiguous), and
-    "a/one ... and a half" sums beyond ``<cardinal> and a half``.
-    """
-    words = _WORD_PATTERN.findall(text.lower())
-    values: set[Fraction] = set()
-    index = 0
-    while index < len(words):
-        cardinal, consumed = _read_cardinal(words, index)
-        if consumed:
-            values.add(Fraction(cardinal))
-            index += consumed
-            follower = words[index] if index < len(words) else ""
-            if follower in _DENOMINATOR_WORDS:
-                values.update(
-                    (Fraction(cardinal, _DENOMINATOR_WORDS[follower]), Fraction(_DENOMINATOR_WORDS[follower]))
-                )
-                index += 1
-            elif follower in ("dozen", "dozens"):
-                values.update((Fraction(12 * cardinal), Fraction(12)))
-                index += 1
-            elif words[index : index + 3] == ["and", "a", "half"]:
-                values.update((cardinal + Fraction(1, 2), Fraction(1, 2)))
-                index += 3
-            continue
-        word = words[index]
-        if word in _MULTIPLIER_WORDS:
-            values.update(_MULTIPLIER_WORDS[word])
-        elif word in _DENOMINATOR_WORDS and index > 0 and words[index - 1] in ("a", "one", "each", "every", "per"):
-            values.update((Fraction(1, _DENOMINATOR_WORDS[word]), Fraction(_DENOMINATOR_WORDS[word])))
-        index += 1
-    return values
-
-
-def _read_cardinal(words: list[str], index: int) -> tuple[int, int]:
-    """Read a cardinal number starting at ``words[index]``; returns (value, words consumed) or (0, 0).
-
-    "and" continues a number only after a scale word ("one hundred and five"), so "three and four" is two numbers.
-    """
-    total, current, position = 0, 0, index
-    after_scale = False
-    while position < len(words):
-        word = words[position]
-        if word in _UNITS or word in _TENS:
-            current += _UNITS.get(word, 0) + _TENS.get(word, 0)
-            after_scale = False
-        elif word in _SCALES:
-            if _SCALES[word] == 100:
-                current = max(current, 1) * 100
-            else:
-                total += max(current, 1) * _SCALES[word]
-                current = 0
-            after_scale = True
-        elif (
-            word == "and"
-            and after_scale
-            and position + 1 < len(words)
-            and (words[position + 1] in _UNITS or words[position + 1] in _TENS)
-        ):
-            after_scale = False
-        else:
-            break
-        position += 1
-    if position == index:
-        return 0, 0
-    return total + current, position - index
+# What may surround a single number: formatting. Any other LaTeX command (\sqrt, \log, \pi, \frac with a letter)
+# or a function sign makes the text an expression.
+_COMMAND = re.compile(r"\\([A-Za-z]+|.)", re.DOTALL)
+_FORMATTING_COMMANDS = frozenset(
+    "$ % , ; : ! text textbf textrm textit mathrm mathbf mbox boxed left right displaystyle quad qquad "
+    "big Big ( ) [ ]".split() + [" "]
+)
+_FUNCTION_OF_NUMBER = re.compile(r"[√∛∜]|(?<!\\)!|(?i:\b(?:sqrt|cbrt|log|ln|exp|sin|cos|tan)\b)")
 
 
 def problem_values(problem: str, *, word_numbers: bool = True, extra_values: tuple = ()) -> frozenset[Fraction]:

@@ -12,6 +12,11 @@ wrong_reward by the final answer (``answer.py``). Pure Python, no verl import.
 
 The token-level form puts s_i/|C| on each number's last token and R_outcome on the last response token, so it
 sums to R: PPO with GAE gets per-token credit where the number was written; GRPO, which sums token rewards, sees R.
+With no tokens (``token_spans=[]``) there is nowhere to put R, so ``token_rewards`` is None.
+
+Bounded cost: a response that crosses a bound of ``bounds.py`` (``analysis.read_within_bounds``: an oversized
+numeral, too long a text or too many numbers; or a final answer the check could not decide) gets ``bounded=True``
+and ``bounded_reason``; its numbers get no terms (R = R_outcome), and an undecided answer is not correct.
 
 Example::
 
@@ -34,13 +39,21 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from verl_ccrl.alignment import TokenSpan, mention_token_indices, span_ends
-from verl_ccrl.analysis import CORRECT, EXTRACTED, UNVERIFIABLE, WRONG, AnalyzedMention, analyze_response
-from verl_ccrl.answer import extract_final_answer, is_answer_correct, parse_ground_truth
+from verl_ccrl.analysis import (
+    CORRECT,
+    EXTRACTED,
+    UNVERIFIABLE,
+    WRONG,
+    AnalyzedMention,
+    analyze_response,
+    read_within_bounds,
+)
+from verl_ccrl.answer import check_answer, extract_final_answer, parse_ground_truth
 from verl_ccrl.confidence import number_confidence
 from verl_ccrl.config import CCRLConfig
 from verl_ccrl.shaping import number_term
 
-__all__ = ["ScoredMention", "CCRLScore", "rescore_numbers", "score_response"]
+__all__ = ["CCRLScore", "ScoredMention", "place_token_rewards", "rescore_number", "rescore_numbers", "score_response"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,8 @@ class CCRLScore:
     mentions: tuple[ScoredMention, ...]
     token_rewards: list[float] | None = field(repr=False)
     entropy_status: str  # "ok", "missing", or why the entropies were not usable
+    bounded: bool = False  # a bound of bounds.py was crossed: no number terms, the answer may be undecided
+    bounded_reason: str = ""  # which bound and where, e.g. "response: exponent 9999999 over the bound of 100 at 8"
 
     def counts(self) -> dict[str, int]:
         """Per-response counts for logging."""
@@ -111,14 +126,22 @@ def score_response(
     """
     config = config or _DEFAULT_CONFIG
     answer = extract_final_answer(response, fallback_last_number=config.answer_fallback_last_number)
-    answer_correct = is_answer_correct(answer, ground_truth)
+    answer_check = check_answer(answer, ground_truth)
+    answer_correct = answer_check.correct
     outcome = config.correct_reward if answer_correct else config.wrong_reward
+    mentions, text_bound = read_within_bounds(problem, response, reference)
+    answer_bound = f"final answer undecided: {answer_check.undecided}" if answer_check.undecided else ""
+    bounds_crossed = [reason for reason in (text_bound, answer_bound) if reason]
 
     extra = [*reference_values_extra]
     truth_value = parse_ground_truth(str(ground_truth).strip())
     if truth_value is not None:
         extra.append(truth_value)
-    analyzed = analyze_response(problem, response, reference, reference_values_extra=extra, config=config)
+    analyzed = []
+    if not bounds_crossed:
+        analyzed = analyze_response(
+            problem, response, reference, reference_values_extra=extra, config=config, mentions=mentions
+        )
 
     entropy_values, entropy_status = _usable_entropies(token_spans, entropies)
     ends = span_ends(token_spans) if token_spans is not None else None
@@ -138,15 +161,13 @@ def score_response(
     total = outcome + confidence_term
 
     token_rewards = None
-    if token_spans is not None:
-        token_rewards = [0.0] * len(token_spans)
-        for member in members:
-            token_rewards[member.token_indices[-1]] += member.term / len(members)
-        if token_rewards:
-            token_rewards[-1] += outcome
+    if token_spans:  # no tokens (an empty span list): no token-level form, as with no spans at all
+        shares = [(member.token_indices[-1], member.term / len(members)) for member in members]
+        token_rewards = place_token_rewards(len(token_spans), total, shares)
     return CCRLScore(
-        total, outcome, confidence_term, answer, answer_correct, tuple(scored), token_rewards, entropy_status
-    )
+        total, outcome, confidence_term, answer, answer_correct, tuple(scored), token_rewards, entropy_status,
+        bool(bounds_crossed), "; ".join(bounds_crossed),
+    )  # fmt: skip
 
 
 def rescore_numbers(
@@ -163,19 +184,52 @@ def rescore_numbers(
     >>> term, placed
     (-0.125, [(4, 0.125, 1.0, True), (9, -0.25, 1.0, False)])
     """
-    config = config or _DEFAULT_CONFIG
     members = []
     for indices, correct in numbers:
-        if not indices or max(indices) >= len(entropies):
-            continue
-        confidence = _confidence([entropies[i] for i in indices], config)
-        if confidence is None:
-            continue
-        members.append((indices[-1], _term(CORRECT if correct else WRONG, confidence, config), confidence, correct))
+        confidence, term = rescore_number(indices, correct, entropies, config)
+        if confidence is not None:
+            members.append((indices[-1], term, confidence, correct))
     if not members:
         return 0.0, []
     placed = [(token, term / len(members), confidence, correct) for token, term, confidence, correct in members]
     return sum(share for _, share, _, _ in placed), placed
+
+
+def rescore_number(
+    token_indices: Sequence[int], correct: bool, entropies: Sequence[float], config: CCRLConfig | None = None
+) -> tuple[float | None, float]:
+    """(confidence, s_i) of one judged number from per-token ``entropies``; (None, 0.0) when it cannot be in C
+    (no tokens, tokens outside ``entropies``, entropies that give no confidence).
+
+    >>> rescore_number([3, 4], True, [0.0] * 10), rescore_number([12], False, [0.0] * 10)
+    ((1.0, 0.25), (None, 0.0))
+    """
+    config = config or _DEFAULT_CONFIG
+    if not token_indices or max(token_indices) >= len(entropies):
+        return None, 0.0
+    confidence = _confidence([entropies[i] for i in token_indices], config)
+    if confidence is None:
+        return None, 0.0
+    return confidence, _term(CORRECT if correct else WRONG, confidence, config)
+
+
+def place_token_rewards(length: int, total: float, token_terms: Iterable[tuple[int, float]]) -> list[float]:
+    """The token-level form of a reward: each ``(token, share)`` on its token, the rest of ``total`` (the outcome)
+    on the last token, so the rewards sum to ``total``. Shares at tokens outside the response stay in the rest.
+
+    >>> place_token_rewards(4, 1.25, [(1, 0.25)]), place_token_rewards(3, 1.0, [(7, 0.5)]), place_token_rewards(0, 1.0, [])
+    ([0.0, 0.25, 0.0, 1.0], [0.0, 0.0, 1.0], [])
+    """
+    rewards = [0.0] * length
+    if length == 0:
+        return rewards
+    placed = 0.0
+    for index, share in token_terms:
+        if 0 <= int(index) < length:
+            rewards[int(index)] += share
+            placed += share
+    rewards[-1] += total - placed
+    return rewards
 
 
 def _confidence(token_entropies: list[float], config: CCRLConfig) -> float | None:

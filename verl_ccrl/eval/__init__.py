@@ -1,14 +1,15 @@
 """Evaluation for the paper's results table: accuracy per benchmark, response length, and the calibration of the
-numbers a response computes (overconfident-error rate, ECE, reliability diagram). See ``verl_ccrl/eval/README.md``.
+numbers a response computes (overconfident-error rate, ECE, reliability diagram). See the README, "Evaluation".
 
 ``python -m verl_ccrl.eval --model DIR --method CoMT+CCRL --data eval_gsm8k.parquet --out-dir results`` generates
 (transformers or vLLM, greedy), scores with :func:`verl_ccrl.score_response`, and writes per-run JSONs plus the
 merged ``results.md`` / ``results.csv`` / ``reliability.png`` / ``overconfidence.png``;
 ``python -m verl_ccrl.eval table --runs-dir results`` re-merges.
 
-Modules: ``benchmarks`` (names, ID/OOD sets), ``config`` (dataclasses), ``data`` (parquet reading), ``backends``
-(generation + entropies), ``scoring`` (per response and per benchmark), ``results`` (run JSONs, table, plots),
-``runner`` (one run end to end), ``cli``. Importing this package imports neither vLLM nor matplotlib.
+Modules: ``benchmarks`` (names, ID/OOD sets), ``config`` (dataclasses), ``data`` (parquet reading), ``generation``
+(a response with entropies; transformers generate), ``backends`` (transformers / vLLM), ``scoring`` (per response and
+per benchmark), ``results`` (run JSONs), ``table`` (the merged table), ``plots`` (its figures), ``runner`` (one run
+end to end), ``cli``. Importing this package imports neither vLLM nor matplotlib.
 
 Example::
 
@@ -20,9 +21,10 @@ Example::
 from verl_ccrl.eval.benchmarks import DEFAULT_ID_BENCHMARKS, DEFAULT_OOD_BENCHMARKS, canonical_benchmark_name
 from verl_ccrl.eval.config import EvalConfig, EvalConfigError, EvalError, TableConfig
 from verl_ccrl.eval.data import EvalExample, load_eval_file, load_eval_files
-from verl_ccrl.eval.results import build_rows, load_runs, write_table
+from verl_ccrl.eval.results import load_runs
 from verl_ccrl.eval.runner import merge_table, run_evaluation
 from verl_ccrl.eval.scoring import calibration_summary, reliability_bins, score_sample, summarize_benchmark
+from verl_ccrl.eval.table import build_rows, write_table
 
 __all__ = [
     "DEFAULT_ID_BENCHMARKS",

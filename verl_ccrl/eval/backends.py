@@ -1,9 +1,8 @@
 """Generation backends with one interface: greedy responses plus the model's per-token entropy (nats).
 
-- :class:`TransformersBackend` (CPU or GPU): batched ``generate`` with left padding and ``output_logits=True``.
-  The entropy at each generated token is ``entropy_from_logits`` of the *raw* next-token logits (temperature 1, the
-  model's own distribution). ``output_scores`` would be the processed scores, which for other settings can be
-  tempered or truncated (and under greedy carry nothing extra); the raw logits are what the policy believes.
+- :class:`TransformersBackend` (CPU or GPU): batched greedy ``generate`` with left padding, through
+  :func:`~verl_ccrl.eval.generation.generate_with_entropies`: the entropy at each generated token is that of the
+  *raw* next-token logits (temperature 1, the model's own distribution), what the policy believes.
 - :class:`VLLMBackend` (GPU): greedy vLLM with ``logprobs=top_k``; entropies by ``entropies_from_position_logprobs``
   (the top-k midpoint estimate of the rollout, README "Entropy from top-k"). vLLM is imported only here.
 
@@ -24,27 +23,16 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from verl_ccrl.eval.config import EvalConfig, EvalError
+from verl_ccrl.eval.generation import Generation, eos_token_id_list, generate_with_entropies
 
-__all__ = ["Generation", "TransformersBackend", "VLLMBackend", "check_model_dir", "load_backend", "render_prompts"]
+__all__ = ["TransformersBackend", "VLLMBackend", "check_model_dir", "load_backend", "render_prompts"]
 
 logger = logging.getLogger(__name__)
 
 Messages = Sequence[dict[str, str]]
-
-
-@dataclass(frozen=True)
-class Generation:
-    """One greedy response: its tokens (stop token excluded), text, per-token entropies and why it ended."""
-
-    token_ids: list[int]
-    text: str
-    entropies: list[float]
-    finish_reason: str  # "stop" (an EOS token) or "length" (max_new_tokens reached)
-    prompt_tokens: int
 
 
 def check_model_dir(path: str) -> None:
@@ -92,17 +80,12 @@ def render_prompts(tokenizer, conversations: Sequence[Messages]) -> list[list[in
 
 def _eos_token_ids(tokenizer, model_path: str) -> list[int]:
     """EOS ids of the checkpoint's generation_config.json (Qwen instruct: <|im_end|> and <|endoftext|>) and tokenizer."""
-    ids: list[int] = []
-    candidates: list[Any] = []
+    configured = None
     generation_config = os.path.join(model_path, "generation_config.json")
     if os.path.isfile(generation_config):
         with open(generation_config) as handle:
-            candidates.append(json.load(handle).get("eos_token_id"))
-    candidates.append(tokenizer.eos_token_id)
-    for candidate in candidates:
-        for token_id in candidate if isinstance(candidate, list | tuple) else [candidate]:
-            if token_id is not None and int(token_id) not in ids:
-                ids.append(int(token_id))
+            configured = json.load(handle).get("eos_token_id")
+    ids = eos_token_id_list(configured, tokenizer.eos_token_id)
     if not ids:
         raise EvalError(f"--model {model_path!r}: neither the tokenizer nor generation_config.json names an EOS token.")
     return ids
@@ -155,8 +138,6 @@ class TransformersBackend:
             max_new_tokens=config.max_new_tokens,
             eos_token_id=self.eos_token_ids,
             pad_token_id=self.tokenizer.pad_token_id,
-            output_logits=True,
-            return_dict_in_generate=True,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -174,20 +155,13 @@ class TransformersBackend:
         return results  # type: ignore[return-value]
 
     def _generate_batch(self, prompts: list[list[int]]) -> list[Generation]:
-        import torch
-
-        from verl_ccrl.entropy import entropy_from_logits
-
         padded = self.tokenizer.pad({"input_ids": prompts}, padding=True, return_tensors="pt")
-        input_ids = padded["input_ids"].to(self.device)
-        attention_mask = padded["attention_mask"].to(self.device)
-        with torch.inference_mode():
-            output = self.model.generate(
-                input_ids=input_ids, attention_mask=attention_mask, generation_config=self.generation_config
-            )
-            # One [batch, V] tensor of raw logits per step; entropy step by step avoids a second [B, T, V] copy.
-            entropies = torch.stack([entropy_from_logits(step_logits) for step_logits in output.logits], dim=1).cpu()
-        new_tokens = output.sequences[:, input_ids.shape[1] :].cpu().tolist()
+        new_tokens, entropies, _ = generate_with_entropies(
+            self.model,
+            padded["input_ids"].to(self.device),
+            padded["attention_mask"].to(self.device),
+            generation_config=self.generation_config,
+        )
         stop_ids = set(self.eos_token_ids)
         generations = []
         for row, (prompt, tokens) in enumerate(zip(prompts, new_tokens)):

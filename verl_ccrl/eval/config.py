@@ -36,43 +36,39 @@ class EvalConfigError(EvalError, ValueError):
     """A flag or config field with a bad value."""
 
 
+def _option(default: Any, help: str, **cli: Any) -> Any:
+    """A config field: its default, its ``--help`` text and any argparse settings (``nargs``, ``choices``...)."""
+    return field(default=default, metadata={"help": help, **cli})
+
+
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _benchmark_sets_help(kind: str, default: tuple[str, ...]) -> str:
-    return (
+def _benchmarks_option(kind: str, default: tuple[str, ...]) -> Any:
+    return _option(
+        default,
         f"{kind} benchmarks, averaged into the table's '{kind} avg' column (canonical names, see README; "
-        f"names are canonicalised, so 'openai/gsm8k' works). Default: {' '.join(default)}."
+        f"names are canonicalised, so 'openai/gsm8k' works). Default: {' '.join(default)}.",
+        nargs="*",
     )
-
-
-_ID_METADATA = {"help": _benchmark_sets_help("ID", DEFAULT_ID_BENCHMARKS), "nargs": "*"}
-_OOD_METADATA = {"help": _benchmark_sets_help("OOD", DEFAULT_OOD_BENCHMARKS), "nargs": "*"}
 
 
 @dataclass
 class TableConfig:
     """Which run JSONs form the results table, where it goes, and which benchmarks are ID / OOD."""
 
-    runs_dir: str | None = field(
-        default=None,
-        metadata={
-            "metavar": "DIR",
-            "help": "Directory scanned (recursively) for run JSONs written by an evaluation run; files of other "
-            "kinds are ignored.",
-        },
+    runs_dir: str | None = _option(
+        None,
+        "Directory scanned (recursively) for run JSONs written by an evaluation run; files of other kinds are ignored.",
+        metavar="DIR",
     )
-    merge: tuple[str, ...] = field(
-        default=(),
-        metadata={"help": "Extra run JSON files to include (e.g. copied from another machine).", "nargs": "*"},
+    merge: tuple[str, ...] = _option(
+        (), "Extra run JSON files to include (e.g. copied from another machine).", nargs="*"
     )
-    table_dir: str | None = field(
-        default=None,
-        metadata={"help": "Where results.md/.csv and the PNG plots go. Default: the runs directory."},
-    )
-    id_benchmarks: tuple[str, ...] = field(default=DEFAULT_ID_BENCHMARKS, metadata=_ID_METADATA)
-    ood_benchmarks: tuple[str, ...] = field(default=DEFAULT_OOD_BENCHMARKS, metadata=_OOD_METADATA)
+    table_dir: str | None = _option(None, "Where results.md/.csv and the PNG plots go. Default: the runs directory.")
+    id_benchmarks: tuple[str, ...] = _benchmarks_option("ID", DEFAULT_ID_BENCHMARKS)
+    ood_benchmarks: tuple[str, ...] = _benchmarks_option("OOD", DEFAULT_OOD_BENCHMARKS)
 
     def __post_init__(self) -> None:
         self.merge = _tuple_of_strings("merge", self.merge)
@@ -97,93 +93,65 @@ class TableConfig:
 class EvalConfig:
     """One evaluation run: a model, a method label, the eval files, the backend and where results go."""
 
-    data: tuple[str, ...] = field(
-        default=(),
-        metadata={
-            "help": "Eval parquet files in verl's RL format (columns prompt, reward_model, extra_info; see README). "
-            "Each row's benchmark comes from extra_info.source, else data_source, else the file stem; write "
-            "NAME=FILE to force a name. A file may hold several benchmarks.",
-            "nargs": "+",
-            "required": True,
-        },
+    data: tuple[str, ...] = _option(
+        (),
+        "Eval parquet files in verl's RL format (columns prompt, reward_model, extra_info; see README). Each row's "
+        "benchmark comes from extra_info.source, else data_source, else the file stem; write NAME=FILE to force a name."
+        " A file may hold several benchmarks.",
+        nargs="+",
+        required=True,
     )
-    model: str = field(
-        default="",
-        metadata={
-            "help": "Directory of a saved Hugging Face model and tokenizer (config.json, weights, tokenizer files "
-            "with a chat template), e.g. a merged verl checkpoint.",
-            "required": True,
-            "metavar": "PATH",
-        },
+    model: str = _option(
+        "",
+        "Directory of a saved Hugging Face model and tokenizer (config.json, weights, tokenizer files with a chat "
+        "template), e.g. a merged verl checkpoint.",
+        required=True,
+        metavar="PATH",
     )
-    method: str = field(
-        default="",
-        metadata={
-            "help": "Training method label, a row of the table, e.g. 'CoMT+CCRL', 'CoT-SFT', 'CoT-SFT+RL'.",
-            "required": True,
-        },
+    method: str = _option(
+        "", "Training method label, a row of the table, e.g. 'CoMT+CCRL', 'CoT-SFT', 'CoT-SFT+RL'.", required=True
     )
-    out_dir: str = field(
-        default="",
-        metadata={
-            "metavar": "DIR",
-            "help": "Output directory: runs/*.json (one per method x model x benchmark; a rerun replaces its "
-            "file), samples/*.jsonl (every response, scored), and the merged results.md/.csv and PNG plots.",
-            "required": True,
-        },
+    out_dir: str = _option(
+        "",
+        "Output directory: runs/*.json (one per method x model x benchmark; a rerun replaces its file), samples/*.jsonl"
+        " (every response, scored), and the merged results.md/.csv and PNG plots.",
+        metavar="DIR",
+        required=True,
     )
-    model_name: str | None = field(
-        default=None,
-        metadata={"help": "Model label in the table, e.g. 'Qwen2.5-1.5B'. Default: the --model directory's name."},
+    model_name: str | None = _option(
+        None, "Model label in the table, e.g. 'Qwen2.5-1.5B'. Default: the --model directory's name."
     )
-    backend: str = field(
-        default="transformers",
-        metadata={
-            "help": "'transformers': greedy generate() on CPU or GPU with exact entropies from the raw logits. "
-            "'vllm': greedy vLLM on GPU, entropies estimated from the top --top-k log-probs.",
-            "choices": BACKENDS,
-        },
+    backend: str = _option(
+        "transformers",
+        "'transformers': greedy generate() on CPU or GPU with exact entropies from the raw logits. 'vllm': greedy vLLM "
+        "on GPU, entropies estimated from the top --top-k log-probs.",
+        choices=BACKENDS,
     )
-    max_new_tokens: int = field(default=512, metadata={"help": "Most tokens generated per response."})
-    batch_size: int = field(
-        default=8,
-        metadata={
-            "help": "Prompts generated together (transformers backend; vLLM schedules itself). The raw logits of a "
-            "batch are kept until it ends: batch x max-new-tokens x vocab x 4 bytes."
-        },
+    max_new_tokens: int = _option(512, "Most tokens generated per response.")
+    batch_size: int = _option(
+        8,
+        "Prompts generated together (transformers backend; vLLM schedules itself). The raw logits of a batch are kept "
+        "until it ends: batch x max-new-tokens x vocab x 4 bytes.",
     )
-    limit: int | None = field(
-        default=None,
-        metadata={"help": "Evaluate only the first N rows of each benchmark (quick checks). Default: all rows."},
+    limit: int | None = _option(
+        None, "Evaluate only the first N rows of each benchmark (quick checks). Default: all rows."
     )
-    device: str = field(
-        default="auto",
-        metadata={"help": "transformers backend: 'cpu', 'cuda', 'cuda:1', ... 'auto' = cuda when available, else cpu."},
+    device: str = _option(
+        "auto", "transformers backend: 'cpu', 'cuda', 'cuda:1', ... 'auto' = cuda when available, else cpu."
     )
-    dtype: str = field(
-        default="auto",
-        metadata={
-            "help": "Model weights dtype. 'auto' = float32 on CPU, bfloat16 on GPU. Entropies are computed in "
-            "float32 either way.",
-            "choices": DTYPES,
-        },
+    dtype: str = _option(
+        "auto",
+        "Model weights dtype. 'auto' = float32 on CPU, bfloat16 on GPU. Entropies are computed in float32 either way.",
+        choices=DTYPES,
     )
-    top_k: int = field(
-        default=20,
-        metadata={
-            "help": "vllm backend: log-probs per position for the entropy estimate (README, 'Entropy from top-k')."
-        },
+    top_k: int = _option(
+        20, "vllm backend: log-probs per position for the entropy estimate (README, 'Entropy from top-k')."
     )
-    gpu_memory_utilization: float = field(
-        default=0.85, metadata={"help": "vllm backend: share of GPU memory vLLM may take, in (0, 1]."}
-    )
-    tensor_parallel_size: int = field(default=1, metadata={"help": "vllm backend: GPUs per model."})
-    id_benchmarks: tuple[str, ...] = field(default=DEFAULT_ID_BENCHMARKS, metadata=_ID_METADATA)
-    ood_benchmarks: tuple[str, ...] = field(default=DEFAULT_OOD_BENCHMARKS, metadata=_OOD_METADATA)
-    merge: tuple[str, ...] = field(
-        default=(),
-        metadata={"help": "Extra run JSON files to include in the merged table.", "nargs": "*"},
-    )
+    gpu_memory_utilization: float = _option(0.85, "vllm backend: share of GPU memory vLLM may take, in (0, 1].")
+    tensor_parallel_size: int = _option(1, "vllm backend: GPUs per model.")
+    id_benchmarks: tuple[str, ...] = _benchmarks_option("ID", DEFAULT_ID_BENCHMARKS)
+    ood_benchmarks: tuple[str, ...] = _benchmarks_option("OOD", DEFAULT_OOD_BENCHMARKS)
+    merge: tuple[str, ...] = _option((), "Extra run JSON files to include in the merged table.", nargs="*")
 
     def __post_init__(self) -> None:
         self.data = _tuple_of_strings("data", self.data)
@@ -199,12 +167,8 @@ class EvalConfig:
         if self.model_name is None or not str(self.model_name).strip():
             self.model_name = os.path.basename(os.path.normpath(self.model)) or self.model
         self.model_name = str(self.model_name).strip()
-        if self.backend not in BACKENDS:
-            raise EvalConfigError(
-                f"--backend (backend={self.backend!r}) is not one of {list(BACKENDS)}. Pick one of those."
-            )
-        if self.dtype not in DTYPES:
-            raise EvalConfigError(f"--dtype (dtype={self.dtype!r}) is not one of {list(DTYPES)}. Pick one of those.")
+        _one_of("backend", self.backend, BACKENDS)
+        _one_of("dtype", self.dtype, DTYPES)
         _positive_int("max_new_tokens", self.max_new_tokens, "most tokens per response", 512)
         _positive_int("batch_size", self.batch_size, "prompts generated together", 8)
         _positive_int("top_k", self.top_k, "log-probs per position", 20)
@@ -234,6 +198,11 @@ def _positive_int(name: str, value: Any, meaning: str, example: int) -> None:
         raise EvalConfigError(
             f"{_flag(name)} ({name}={value!r}) must be an integer >= 1: {meaning}. Pass e.g. {_flag(name)} {example}."
         )
+
+
+def _one_of(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise EvalConfigError(f"{_flag(name)} ({name}={value!r}) is not one of {list(choices)}. Pick one of those.")
 
 
 def _tuple_of_strings(name: str, value: Any) -> tuple[str, ...]:

@@ -19,16 +19,9 @@ from typing import Any
 from verl_ccrl.alignment import TokenAligner
 from verl_ccrl.eval.config import EvalConfig, TableConfig
 from verl_ccrl.eval.data import load_eval_files
-from verl_ccrl.eval.results import (
-    RUN_SCHEMA,
-    find_run_files,
-    load_runs,
-    now_iso,
-    run_file_name,
-    write_json,
-    write_table,
-)
+from verl_ccrl.eval.results import RUN_SCHEMA, find_run_files, load_runs, now_iso, run_file_name, write_json
 from verl_ccrl.eval.scoring import judged_points, score_sample, summarize_benchmark
+from verl_ccrl.eval.table import write_table
 
 __all__ = ["run_evaluation", "merge_table"]
 

@@ -4,7 +4,7 @@ Each response is scored by :func:`verl_ccrl.score_response` with ``answer_fallba
 that never states "The answer is" / ``####`` / ``\\boxed{}`` is judged by its last number, as is usual for these
 benchmarks). Accuracy is ``answer_correct``. Every *computed* number with a verdict (correct / wrong) and a
 confidence c = exp(-mean entropy over its tokens) is a calibration point; the overconfident-error rate at t is the
-share of wrong ones with c > t (:func:`verl_ccrl.calibration_metrics`).
+share of wrong ones with c > t (:func:`verl_ccrl.calibration.measure_calibration`, as in the training metrics).
 
 Example::
 
@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from types import SimpleNamespace
 from typing import Any
 
+from verl_ccrl.calibration import DEFAULT_N_BINS, DEFAULT_THRESHOLDS, Calibration, measure_calibration
 from verl_ccrl.config import CCRLConfig
-from verl_ccrl.metrics import calibration_metrics
 from verl_ccrl.reward import score_response
 
 __all__ = [
@@ -39,8 +38,8 @@ __all__ = [
     "summarize_benchmark",
 ]
 
-OVERCONFIDENCE_THRESHOLDS = (0.5, 0.7, 0.9)  # the paper's
-RELIABILITY_BINS = 10  # as the ECE of verl_ccrl.metrics
+OVERCONFIDENCE_THRESHOLDS = DEFAULT_THRESHOLDS  # the paper's
+RELIABILITY_BINS = DEFAULT_N_BINS  # as the ECE of the training metrics
 EVAL_SCORING_CONFIG = CCRLConfig(answer_fallback_last_number=True)
 
 
@@ -94,10 +93,6 @@ def score_sample(
     }
 
 
-def _as_numbers(record: dict[str, Any]) -> list[SimpleNamespace]:
-    return [SimpleNamespace(**number) for number in record["numbers"]]
-
-
 def judged_points(records: Iterable[dict[str, Any]]) -> list[tuple[float, bool]]:
     """(confidence, correct) of every computed number with a verdict and a confidence: the calibration points."""
     points = []
@@ -116,22 +111,7 @@ def calibration_summary(points: Sequence[tuple[float, bool]]) -> dict[str, float
     >>> summary["overconfident_error_rate@0.9"], summary["overconfident_error_rate@0.5"], summary["n_wrong"]
     (0.5, 1.0, 2)
     """
-    numbers = [
-        SimpleNamespace(kind="computed", verdict="correct" if correct else "wrong", confidence=confidence)
-        for confidence, correct in points
-    ]
-    metrics = calibration_metrics([numbers], thresholds=OVERCONFIDENCE_THRESHOLDS, n_bins=RELIABILITY_BINS)
-    summary = {
-        f"overconfident_error_rate@{t:g}": metrics[f"overconfident_error_rate@{t:g}"] for t in OVERCONFIDENCE_THRESHOLDS
-    }
-    summary.update(
-        ece=metrics["ece"],
-        mean_confidence_correct=metrics["mean_confidence_correct"],
-        mean_confidence_wrong=metrics["mean_confidence_wrong"],
-        n_judged=len(points),
-        n_wrong=sum(not correct for _, correct in points),
-    )
-    return summary
+    return _summary(_calibration(points))
 
 
 def reliability_bins(points: Sequence[tuple[float, bool]], n_bins: int = RELIABILITY_BINS) -> list[dict[str, Any]]:
@@ -140,39 +120,55 @@ def reliability_bins(points: Sequence[tuple[float, bool]], n_bins: int = RELIABI
     >>> reliability_bins([(0.95, True), (0.92, False), (0.15, False)], n_bins=2)
     [{'low': 0.0, 'high': 0.5, 'count': 1, 'mean_confidence': 0.15, 'accuracy': 0.0}, {'low': 0.5, 'high': 1.0, 'count': 2, 'mean_confidence': 0.935, 'accuracy': 0.5}]
     """
-    members: list[list[tuple[float, bool]]] = [[] for _ in range(n_bins)]
-    for confidence, correct in points:
-        members[min(int(confidence * n_bins), n_bins - 1)].append((confidence, correct))
-    bins = []
-    for position, contents in enumerate(members):
-        if contents:
-            bins.append(
-                {
-                    "low": position / n_bins,
-                    "high": (position + 1) / n_bins,
-                    "count": len(contents),
-                    "mean_confidence": round(sum(c for c, _ in contents) / len(contents), 12),
-                    "accuracy": sum(ok for _, ok in contents) / len(contents),
-                }
-            )
-    return bins
+    return _bins(_calibration(points, n_bins))
 
 
 def summarize_benchmark(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Accuracy (%), n, mean response tokens, number counts and calibration of one benchmark's records."""
     n = len(records)
-    metrics = calibration_metrics(
-        [_as_numbers(record) for record in records], thresholds=OVERCONFIDENCE_THRESHOLDS, n_bins=RELIABILITY_BINS
-    )
-    points = judged_points(records)
+    numbers = [number for record in records for number in record["numbers"]]
+    calibration = _calibration(judged_points(records))
     return {
         "n": n,
         "accuracy": 100.0 * sum(record["correct"] for record in records) / n if n else math.nan,
         "mean_response_tokens": sum(record["n_tokens"] for record in records) / n if n else math.nan,
         "truncated_share": sum(record["finish_reason"] == "length" for record in records) / n if n else math.nan,
-        "n_extracted": int(metrics["n_extracted"]),
-        "n_computed": int(metrics["n_computed"]),
-        "n_unverifiable": int(metrics["n_unverifiable"]),
-        "calibration": calibration_summary(points),
-        "reliability": reliability_bins(points),
+        "n_extracted": sum(number["kind"] == "extracted" for number in numbers),
+        "n_computed": sum(number["kind"] != "extracted" for number in numbers),
+        "n_unverifiable": sum(
+            number["kind"] != "extracted" and number["verdict"] == "unverifiable" for number in numbers
+        ),
+        "calibration": _summary(calibration),
+        "reliability": _bins(calibration),
     }
+
+
+def _calibration(points: Sequence[tuple[float, bool]], n_bins: int = RELIABILITY_BINS) -> Calibration:
+    return measure_calibration(points, thresholds=OVERCONFIDENCE_THRESHOLDS, n_bins=n_bins)
+
+
+def _summary(calibration: Calibration) -> dict[str, float]:
+    summary: dict[str, float] = {
+        f"overconfident_error_rate@{t:g}": rate for t, rate in calibration.overconfident_error_rate.items()
+    }
+    summary.update(
+        ece=calibration.ece,
+        mean_confidence_correct=calibration.mean_confidence_correct,
+        mean_confidence_wrong=calibration.mean_confidence_wrong,
+        n_judged=calibration.n_judged,
+        n_wrong=calibration.n_wrong,
+    )
+    return summary
+
+
+def _bins(calibration: Calibration) -> list[dict[str, Any]]:
+    return [
+        {
+            "low": b.low,
+            "high": b.high,
+            "count": b.count,
+            "mean_confidence": round(b.mean_confidence, 12),
+            "accuracy": b.accuracy,
+        }
+        for b in calibration.bins
+    ]

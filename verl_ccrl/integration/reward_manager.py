@@ -12,7 +12,8 @@ Per response it reads, from the sample's ``extra_info`` (the RL parquet's, updat
 - ``reference`` (a reference solution) and/or ``reference_values`` (intermediate values), both optional,
 - ``ccrl_entropies``: per-token entropies written by the ``vllm_ccrl`` / ``hf_cpu`` rollout.
 Without a problem text or entropies it degrades to the outcome reward, warns once per cause, and counts it in
-``ccrl_missing_problem`` / ``ccrl_missing_entropies``. The CCRL maths is ``verl_ccrl.reward.score_response``.
+``ccrl_missing_problem`` / ``ccrl_missing_entropies``. The CCRL maths is ``verl_ccrl.reward.score_response``; the
+``reward_extra_info`` it returns is a ``verl_ccrl.reward_info.RewardInfo`` record, encoded with ``encode``.
 
 Debugging aid: with ``VERL_CCRL_RECORD_DIR`` set (forward it to Ray workers), every scored response is appended
 as one JSON line (response ids, entropies, problem, ground truth, references, reward) to a file per process there,
@@ -33,27 +34,13 @@ from verl_ccrl.alignment import TokenAligner
 from verl_ccrl.config import CCRLConfig
 from verl_ccrl.entropy import ENTROPY_FIELD
 from verl_ccrl.reward import score_response
+from verl_ccrl.reward_info import REWARD_EXTRA_KEYS, RewardInfo, encode
 
 __all__ = ["CCRLRewardManager", "ENTROPY_FIELD", "REWARD_EXTRA_KEYS"]
 
 logger = logging.getLogger(__name__)
 
 RECORD_DIR_ENV_VAR = "VERL_CCRL_RECORD_DIR"
-# Every sample returns exactly these keys: verl stacks reward_extra_info across samples by the first one's keys.
-REWARD_EXTRA_KEYS = (
-    "acc",
-    "ccrl_outcome",
-    "ccrl_confidence_term",
-    "ccrl_n_extracted",
-    "ccrl_n_computed",
-    "ccrl_n_unverifiable",
-    "ccrl_n_in_reward",
-    "ccrl_missing_entropies",
-    "ccrl_missing_problem",
-    "ccrl_judged",  # JSON [[confidence, 1 if correct else 0], ...]: the batch's calibration metrics need them all
-    "ccrl_token_terms",  # JSON [[token_index, s_i / |C|], ...]: where each number's term sits in the response
-    "ccrl_numbers",  # JSON [[[token indices], 1 if correct else 0], ...]: judged numbers, to rescore from the actor
-)
 
 
 class CCRLRewardManager(RewardManagerBase):
@@ -110,30 +97,8 @@ class CCRLRewardManager(RewardManagerBase):
         if not missing_entropies and result.entropy_status != "ok":
             self._warn_once("entropy_status", f"entropies not usable: {result.entropy_status}")
             missing_entropies = True
-        counts = result.counts()
-        members = [m for m in result.mentions if m.in_reward]
-        info = {
-            "acc": float(result.answer_correct),
-            "ccrl_outcome": result.outcome,
-            "ccrl_confidence_term": result.confidence_term,
-            "ccrl_n_extracted": counts["extracted"],
-            "ccrl_n_computed": counts["computed"],
-            "ccrl_n_unverifiable": counts["unverifiable"],
-            "ccrl_n_in_reward": counts["in_reward"],
-            "ccrl_missing_entropies": float(missing_entropies),
-            "ccrl_missing_problem": float(missing_problem),
-            "ccrl_judged": json.dumps([[round(m.confidence, 6), int(m.verdict == "correct")] for m in members]),
-            "ccrl_token_terms": json.dumps(
-                [[m.token_indices[-1], round(m.term / len(members), 8)] for m in members] if members else []
-            ),
-            "ccrl_numbers": json.dumps(
-                [
-                    [list(m.token_indices), int(m.verdict == "correct")]
-                    for m in result.mentions
-                    if m.has_verdict and m.token_indices
-                ]
-            ),
-        }
+        record = RewardInfo.from_score(result, missing_entropies=missing_entropies, missing_problem=missing_problem)
+        info = encode(record)
         if os.environ.get(RECORD_DIR_ENV_VAR):
             _record(
                 os.environ[RECORD_DIR_ENV_VAR],

@@ -14,7 +14,6 @@ of ``verl.trainer.ppo.v1.trainer_base.PPOTrainer`` (verl 0.9.1), nothing of ``fi
 from __future__ import annotations
 
 import copy
-import json
 
 import torch
 import transfer_queue as tq
@@ -26,9 +25,10 @@ from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl_ccrl.config import CCRLConfig
 from verl_ccrl.entropy import ENTROPY_FIELD
 from verl_ccrl.metrics import reward_info_metrics
-from verl_ccrl.reward import rescore_numbers
+from verl_ccrl.reward import place_token_rewards
+from verl_ccrl.reward_info import decode, is_encoded
 
-__all__ = ["CCRLTrainer", "check_entropy_channel", "token_level_scores"]
+__all__ = ["CCRLTrainer", "check_entropy_channel"]
 
 
 def check_entropy_channel(config) -> None:
@@ -62,24 +62,6 @@ def check_entropy_channel(config) -> None:
             "(reward.reward_model.enable=True without enable_resource_pool) scores in the trainer without them. "
             "Set reward.reward_model.enable_resource_pool=True or disable the reward model."
         )
-
-
-def token_level_scores(length: int, total: float, token_terms: list[list[float]]) -> torch.Tensor:
-    """A response's token rewards: each number's term at its token, the rest of ``total`` (the outcome) last.
-
-    >>> token_level_scores(4, 1.25, [[1, 0.25]]).tolist()
-    [0.0, 0.25, 0.0, 1.0]
-    """
-    scores = torch.zeros(length, dtype=torch.float32)
-    if length == 0:
-        return scores
-    placed = 0.0
-    for index, term in token_terms:
-        if 0 <= int(index) < length:
-            scores[int(index)] += term
-            placed += term
-    scores[-1] += total - placed
-    return scores
 
 
 @register_trainer("ccrl")
@@ -127,32 +109,29 @@ class CCRLTrainer(PPOTrainerSync):
         rows = list(data["rm_scores"].unbind())
         extra_fields = data.pop("extra_fields").tolist()
         actor_rows = list(data["entropy"].unbind()) if has_actor_entropy else [None] * len(rows)
-        rewritten, gaps, actor_infos = [], [], []
+        rewritten, gaps, actor_records = [], [], []
         for row, fields_of_sample, actor_entropy in zip(rows, extra_fields, actor_rows):
             fields_of_sample = fields_of_sample if isinstance(fields_of_sample, dict) else {}
-            info = fields_of_sample.get("reward_extra_info") or {}
-            numbers = [(indices, bool(correct)) for indices, correct in json.loads(info.get("ccrl_numbers", "[]"))]
-            total, terms = float(row.sum()), json.loads(info.get("ccrl_token_terms", "[]"))
+            encoded = fields_of_sample.get("reward_extra_info")
+            record = decode(encoded) if is_encoded(encoded) else None  # None: not scored by the ccrl manager
+            total = float(row.sum())
             actor = actor_entropy.float().tolist() if actor_entropy is not None else None
             rollout = fields_of_sample.get(ENTROPY_FIELD)
-            if actor is not None and rollout is not None and len(rollout) == len(actor):
-                tokens = sorted({index for indices, _ in numbers for index in indices})
+            if record is not None and actor is not None and rollout is not None and len(rollout) == len(actor):
+                tokens = sorted({index for number in record.numbers for index in number.token_indices})
                 gaps.extend(abs(actor[index] - float(rollout[index])) for index in tokens)
-            if actor_mode and actor is not None and "ccrl_outcome" in info:
-                term, placed = rescore_numbers(numbers, actor, self.ccrl_config)
-                total = float(info["ccrl_outcome"]) + term
-                terms = [[token, share] for token, share, _, _ in placed]
-                judged = [[confidence, int(correct)] for _, _, confidence, correct in placed]
-                actor_infos.append({**info, "ccrl_confidence_term": term, "ccrl_judged": json.dumps(judged)})
+            if record is not None and actor_mode and actor is not None:
+                record = record.rescored(actor, self.ccrl_config)
+                total = record.outcome + record.confidence_term
+                actor_records.append(record)
             # Without token-level rewards the whole total stays on the last token, as verl put it.
-            rewritten.append(
-                token_level_scores(row.numel(), total, terms if self.ccrl_config.token_level_rewards else [])
-            )
+            terms = record.token_terms() if record is not None and self.ccrl_config.token_level_rewards else []
+            rewritten.append(torch.tensor(place_token_rewards(row.numel(), total, terms), dtype=torch.float32))
         if gaps:
             self._rescoring_metrics["ccrl/entropy_gap_mean"] = sum(gaps) / len(gaps)
             self._rescoring_metrics["ccrl/entropy_gap_max"] = max(gaps)
-        if actor_infos:
-            actor_metrics = reward_info_metrics(actor_infos, thresholds=self.ccrl_config.overconfidence_thresholds)
+        if actor_records:
+            actor_metrics = reward_info_metrics(actor_records, thresholds=self.ccrl_config.overconfidence_thresholds)
             self._rescoring_metrics.update(
                 {key.replace("ccrl/", "ccrl/actor/"): value for key, value in actor_metrics.items()}
             )

@@ -18,7 +18,8 @@ The pieces mirror verl's vLLM backend (``verl/workers/rollout/vllm_rollout/``):
 
 Every response carries ``TokenOutput.extra_fields["ccrl_entropies"]``: one exact entropy (nats) per generated token,
 which verl forwards to the reward's ``extra_info`` (``single_turn_agent_loop.py:109`` ->
-``experimental/reward_loop/reward_manager/naive.py:47``).
+``experimental/reward_loop/reward_manager/naive.py:47``). Generation and entropies are
+``verl_ccrl.eval.generation.generate_with_entropies``, shared with the eval's transformers backend.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from verl.workers.rollout.base import BaseRollout
 from verl.workers.rollout.replica import RolloutReplica
 
 from verl_ccrl.entropy import ENTROPY_FIELD
+from verl_ccrl.eval.generation import eos_token_id_list, generate_with_entropies
 from verl_ccrl.integration.cpu import HF_CPU_ROLLOUT_NAME
 
 logger = logging.getLogger(__name__)
@@ -44,21 +46,6 @@ SERVER_NAME_PREFIX = f"{HF_CPU_ROLLOUT_NAME}_server"
 
 def _server_actor_name(replica_rank: int, node_rank: int = 0) -> str:
     return f"{SERVER_NAME_PREFIX}_{replica_rank}_{node_rank}"
-
-
-def sampling_distribution_logits(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """The logits whose softmax this backend reports entropy and log-probabilities for: ``logits / temperature``.
-
-    This is the distribution the sampler draws from *before* top-k/top-p truncation, in float32, which is also
-    what verl's actor scores (it divides by the rollout temperature and never truncates), so rollout and actor
-    entropies and log-probabilities are comparable. Truncation is left out on purpose: a top-k/top-p cut makes the
-    entropy depend on a sampling knob rather than on the policy's uncertainty.
-
-    Greedy decoding (``temperature == 0``) samples from a point mass, whose entropy is 0 whatever the model thinks;
-    it reports the untempered distribution (temperature 1) instead, the policy's own uncertainty.
-    """
-    scale = temperature if temperature > 0 else 1.0
-    return logits.float() / scale
 
 
 class HFCPURolloutServer:
@@ -97,16 +84,9 @@ class HFCPURolloutServer:
         self._model_lock = asyncio.Lock()
 
     def _eos_token_ids(self) -> list[int]:
-        eos_ids: list[int] = []
         generation_config = self.model.generation_config
         configured = getattr(generation_config, "eos_token_id", None) if generation_config is not None else None
-        for candidate in [configured, getattr(self.model_config.tokenizer, "eos_token_id", None)]:
-            if candidate is None:
-                continue
-            for token_id in candidate if isinstance(candidate, list | tuple) else [candidate]:
-                if token_id not in eos_ids:
-                    eos_ids.append(int(token_id))
-        return eos_ids
+        return eos_token_id_list(configured, getattr(self.model_config.tokenizer, "eos_token_id", None))
 
     def _max_new_tokens(self, prompt_length: int, sampling_params: dict[str, Any]) -> int:
         # Same budget rule as verl's vLLM server (vllm_async_server.py:589-617), so responses fit the trainer's tensors.
@@ -123,8 +103,6 @@ class HFCPURolloutServer:
         return max(1, min(int(requested), room))
 
     def _generate_blocking(self, prompt_ids: list[int], sampling_params: dict[str, Any]) -> dict[str, Any]:
-        from verl_ccrl.entropy import entropy_from_logits
-
         temperature = float(sampling_params.get("temperature", self.config.temperature))
         top_k = int(sampling_params.get("top_k", -1))
         top_p = float(sampling_params.get("top_p", 1.0))
@@ -139,30 +117,21 @@ class HFCPURolloutServer:
             max_new_tokens=self._max_new_tokens(len(prompt_ids), sampling_params),
             do_sample=not greedy,
             repetition_penalty=float(sampling_params.get("repetition_penalty", 1.0)),
-            output_logits=True,
-            return_dict_in_generate=True,
         )
         if not greedy:
             # top_k=0 disables the warper; leaving it unset would mean transformers' default of 50.
-            generate_kwargs.update(temperature=temperature, top_k=max(top_k, 0), top_p=top_p)
+            generate_kwargs.update(top_k=max(top_k, 0), top_p=top_p)
         if sampling_params.get("ignore_eos", self.config.ignore_eos):
             generate_kwargs["eos_token_id"] = []
         if generate_kwargs["repetition_penalty"] != 1.0:
             logger.warning("hf_cpu: repetition_penalty is applied when sampling but not in the reported entropies")
 
         input_ids = torch.tensor([prompt_ids], dtype=torch.long)
-        output = self.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), **generate_kwargs)
-        token_ids = output.sequences[0, input_ids.shape[1] :].tolist()
-        # output.logits are the raw model logits of each step (before any logits processor), one per new token.
-        raw_logits = torch.cat(output.logits, dim=0)[: len(token_ids)]
-        step_logits = sampling_distribution_logits(raw_logits, temperature)
-        entropies = entropy_from_logits(step_logits)
-        log_probs = torch.log_softmax(step_logits, dim=-1).gather(-1, torch.tensor(token_ids).unsqueeze(-1))
-        return {
-            "token_ids": token_ids,
-            "log_probs": log_probs.squeeze(-1).tolist(),
-            "entropies": entropies.tolist(),
-        }
+        # Entropies and log-probs of logits / temperature, as the actor scores them (sampling_distribution_logits).
+        new_tokens, entropies, log_probs = generate_with_entropies(
+            self.model, input_ids, torch.ones_like(input_ids), temperature=temperature, **generate_kwargs
+        )
+        return {"token_ids": new_tokens[0], "log_probs": log_probs[0].tolist(), "entropies": entropies[0].tolist()}
 
     async def generate(
         self,

@@ -6,9 +6,10 @@ latency, HTTP 429 (with ``Retry-After``) and 500 responses, either at random rat
 the first requests. By default it answers like the demo teacher (the reference solution in the CoMT prompt with
 computed numbers replaced by variable names); pass ``responder(messages, request_number) -> str`` to change that.
 
-Run it standalone (e.g. to try the CLI against it)::
+Test-only code: it lives under ``tests/`` (aiohttp is in the ``test`` extra). Tests import it as ``fake_server``
+(``pythonpath`` in pyproject.toml). Run it standalone (e.g. to try the CLI against it)::
 
-    python -m data_prep.fake_server --port 8011 --latency 0.2 --rate-429 0.05 --rate-500 0.05
+    python tests/fake_server.py --port 8011 --latency 0.2 --rate-429 0.05 --rate-500 0.05
 
 Example::
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import threading
 import time
@@ -40,14 +42,11 @@ Responder = Callable[[list[dict[str, Any]], int], str]
 
 def default_responder(messages: list[dict[str, Any]], request_number: int) -> str:
     """The demo teacher's answer for a CoMT prompt; a fixed number-free meta-thought for any other prompt."""
-    from data_prep.prompts import ANSWER_MARKER, PROBLEM_MARKER, REFERENCE_MARKER
-    from data_prep.teachers import _section, template_meta_thought
+    from data_prep.teachers.template import prompt_sections, template_meta_thought
 
-    user = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
-    reference = _section(user, REFERENCE_MARKER, ANSWER_MARKER)
+    question, reference = prompt_sections(messages)
     if not reference:
         return "total = quantity_a * quantity_b"
-    question = _section(user, PROBLEM_MARKER, "\n\n" + REFERENCE_MARKER) or user
     return template_meta_thought(question, reference)
 
 
@@ -57,7 +56,8 @@ class FakeOpenAIServer:
     ``latency_s``: sleep before every response (errors included). ``rate_429``/``rate_500``: probability of each
     error per request (seeded by ``seed``). ``script``: statuses for the first requests, in order (e.g.
     ``[429, 500]``), before the random rates apply. ``retry_after``: value of 429's ``Retry-After`` header
-    (seconds, or None for none). ``counts``: requests per status code (strings) plus ``"requests"``;
+    (seconds or any text, or None for none). ``trickle_s``: send each 200 body in 20 pieces spread over this many
+    seconds (a server that answers slowly but never goes silent for long). ``counts``: requests per status code (strings) plus ``"requests"``;
     ``max_in_flight``: the most requests handled at once; ``last_authorization``: the last ``Authorization`` header.
     """
 
@@ -71,7 +71,8 @@ class FakeOpenAIServer:
         rate_429: float = 0.0,
         rate_500: float = 0.0,
         script: list[int] | None = None,
-        retry_after: float | None = 0.05,
+        retry_after: float | str | None = 0.05,
+        trickle_s: float = 0.0,
         responder: Responder | None = None,
         seed: int = 0,
     ):
@@ -80,6 +81,7 @@ class FakeOpenAIServer:
         self.rate_429, self.rate_500 = rate_429, rate_500
         self.script = list(script or [])
         self.retry_after = retry_after
+        self.trickle_s = trickle_s
         self.responder = responder or default_responder
         self.random = random.Random(seed)
         self.counts: Counter = Counter()
@@ -140,26 +142,40 @@ class FakeOpenAIServer:
             with self._lock:
                 self.counts["200"] += 1
             words = len(text.split())
-            return web.json_response(
-                {
-                    "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": body.get("model", self.model),
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": text},
-                            "finish_reason": "stop",
-                            "logprobs": None,
-                        }
-                    ],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": words, "total_tokens": words + 1},
-                }
-            )
+            response = {
+                "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", self.model),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": words, "total_tokens": words + 1},
+            }
+            if not self.trickle_s:
+                return web.json_response(response)
+            return await self._trickle(request, json.dumps(response).encode())
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    async def _trickle(self, request, data: bytes):
+        from aiohttp import web
+
+        stream = web.StreamResponse(headers={"Content-Type": "application/json", "Content-Length": str(len(data))})
+        await stream.prepare(request)
+        pieces = 20
+        step = -(-len(data) // pieces)
+        for start in range(0, len(data), step):
+            await stream.write(data[start : start + step])
+            await asyncio.sleep(self.trickle_s / pieces)
+        await stream.write_eof()
+        return stream
 
     async def _models(self, request):
         from aiohttp import web
@@ -217,22 +233,15 @@ class FakeOpenAIServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m data_prep.fake_server", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python tests/fake_server.py", description=__doc__.split("\n\n")[0])
+    # Each option's dest is the FakeOpenAIServer argument it sets.
     parser.add_argument("--host", default="127.0.0.1", help="Address to bind (loopback by default).")
     parser.add_argument("--port", type=int, default=8011, help="Port (0 = any free port).")
-    parser.add_argument("--latency", type=float, default=0.0, help="Seconds to wait before each response.")
+    parser.add_argument("--latency", dest="latency_s", type=float, default=0.0, help="Seconds before each response.")
     parser.add_argument("--rate-429", type=float, default=0.0, help="Probability of an injected 429 per request.")
     parser.add_argument("--rate-500", type=float, default=0.0, help="Probability of an injected 500 per request.")
     parser.add_argument("--model", default="fake-teacher", help="Model name served at /v1/models.")
-    args = parser.parse_args(argv)
-    server = FakeOpenAIServer(
-        host=args.host,
-        port=args.port,
-        model=args.model,
-        latency_s=args.latency,
-        rate_429=args.rate_429,
-        rate_500=args.rate_500,
-    ).start()
+    server = FakeOpenAIServer(**vars(parser.parse_args(argv))).start()
     print(f"serving {server.base_url} (Ctrl-C to stop)", flush=True)
     try:
         while True:
