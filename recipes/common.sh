@@ -71,7 +71,9 @@ CCRL_ALPHA=${CCRL_ALPHA:-0.25}
 CCRL_BETA=${CCRL_BETA:-0.5}
 CCRL_TAU=${CCRL_TAU:-0.0}
 CCRL_SHAPING=${CCRL_SHAPING:-linear}
-CCRL_TOP_K=${CCRL_TOP_K:-20}
+CCRL_TOP_K=${CCRL_TOP_K:-20}               # used only by the opt-in vllm_ccrl rollout
+# Rollout: verl's stock vLLM rollout with the actor's exact entropies (ccrl_trainer.yaml's defaults). For
+# algorithm.rollout_correction.bypass_mode=True pass: actor_rollout_ref.rollout.name=vllm_ccrl ccrl.entropy_source=rollout
 
 # ---- evaluation (greedy, as in the paper)
 EVAL_BACKEND=${EVAL_BACKEND:-vllm}

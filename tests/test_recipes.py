@@ -28,6 +28,8 @@ def test_every_model_recipe_passes_its_dry_run(recipe, tmp_path):
     result = dry_run(recipe, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count("DRY RUN OK (sft)") == 1 and result.stdout.count("DRY RUN OK (ppo)") == 1
+    # The GPU path is verl's stock vLLM rollout with the actor's exact entropies.
+    assert "; rollout=vllm, ccrl.entropy_source=actor" in result.stdout
 
 
 @pytest.mark.parametrize("method, stages", [("cot_sft", ["sft"]), ("cot_sft_ppo", ["sft", "ppo"])])
@@ -35,6 +37,7 @@ def test_baselines_pass_their_dry_run(method, stages, tmp_path):
     result = dry_run("qwen2_5_7b_ccrl.sh", cwd=tmp_path, METHOD=method)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert [kind for kind in ("sft", "ppo") if f"DRY RUN OK ({kind})" in result.stdout] == stages
+    assert result.stdout.count("; rollout=vllm, ccrl.entropy_source=actor") == stages.count("ppo")
 
 
 def test_a_mistyped_override_fails_the_dry_run_naming_it(tmp_path):
@@ -64,6 +67,7 @@ def test_the_cpu_demo_passes_its_dry_run(tmp_path):
     result = dry_run("tiny_cpu_demo.sh", cwd=tmp_path, OUT_DIR=str(tmp_path / "demo"))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count("DRY RUN OK (ppo)") == 2  # CCRL and outcome-only RL; cot_sft has no RL stage
+    assert result.stdout.count("; rollout=hf_cpu, ccrl.entropy_source=actor") == 2  # CPU mode's rollout
 
 
 def test_the_toy_world_preset_checks_one_sft_and_two_rl_runs_for_a_seed(tmp_path):

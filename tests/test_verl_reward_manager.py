@@ -108,7 +108,9 @@ def test_every_sample_reports_the_same_extra_info_keys(manager, single_digit_tok
     assert tuple(with_entropies["reward_extra_info"]) == tuple(without["reward_extra_info"]) == REWARD_EXTRA_KEYS
 
 
-def test_missing_entropies_degrade_to_outcome_warn_once_and_are_counted(manager, single_digit_tokenizer, caplog):
+def test_missing_entropies_degrade_to_outcome_warn_once_and_are_counted(loop, single_digit_tokenizer, caplog):
+    # Rollout entropies are what this run reads (the default, actor, rescores in the trainer and does not warn).
+    manager = load_reward_manager(trainer_config(entropy_source="rollout"), single_digit_tokenizer)
     CCRLRewardManager._warned.clear()
     with caplog.at_level(logging.WARNING):
         first = run(manager, agent_loop_sample(single_digit_tokenizer, RESPONSE, entropies=None)[0])

@@ -56,6 +56,11 @@ def test_actor_entropies_under_bypass_mode_fail_at_start_up():
         check_entropy_channel(config)
 
 
+def test_the_default_entropy_source_under_bypass_mode_fails_at_start_up_too():
+    with pytest.raises(ValueError, match="bypass_mode"):
+        check_entropy_channel(base_config(**{"algorithm.rollout_correction.bypass_mode": True}))
+
+
 def test_step_metrics_aggregate_over_all_responses():
     judged = (JudgedNumber((3,), "correct", 0.95, 0.2375), JudgedNumber((7,), "wrong", 0.92, -0.46))
     infos = [

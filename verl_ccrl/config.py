@@ -121,13 +121,14 @@ class CCRLConfig:
         },
     )
     entropy_source: str = field(
-        default="rollout",
+        default="actor",
         metadata={
-            "help": "Whose entropies give the confidence: 'rollout' (the rollout's, in the reward loop: vllm_ccrl's "
-            "top-k estimate, hf_cpu's exact value) or 'actor' (the actor's exact entropies from verl's old-log-prob "
-            "pass, which the ccrl trainer uses to recompute the number terms: no extra forward pass, works with the "
-            "plain vllm rollout, not with algorithm.rollout_correction.bypass_mode). Either way the trainer logs "
-            "ccrl/entropy_gap_mean, the mean |H_actor - H_rollout| at judged numbers' tokens."
+            "help": "Whose entropies give the confidence: 'actor' (default: the actor's exact entropies from verl's "
+            "old-log-prob pass, which the ccrl trainer uses to recompute the number terms: no extra forward pass, "
+            "works with verl's stock vllm rollout, not with algorithm.rollout_correction.bypass_mode) or 'rollout' "
+            "(the rollout's, in the reward loop: vllm_ccrl's top-k estimate, for bypass_mode; hf_cpu's exact value). "
+            "Either way the trainer logs ccrl/entropy_gap_mean, the mean |H_actor - H_rollout| at judged numbers' "
+            "tokens, where the rollout returns entropies."
         },
     )
     token_level_rewards: bool = field(

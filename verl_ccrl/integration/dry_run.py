@@ -20,6 +20,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from verl_ccrl.config import CCRLConfig
+
 CONFIG_DIRS = {
     "ppo": (str(Path(__file__).resolve().parent / "config"), "ccrl_trainer"),
     "sft": (None, "sft_trainer_engine"),  # verl's own, found through its package
@@ -268,7 +270,11 @@ def _run_job(argv: list[str]) -> int:
         return 1
     if not args.quiet:
         print(OmegaConf.to_yaml(config))
-    print(f"DRY RUN OK ({args.kind}): {len(args.overrides)} overrides, {len(sections)} verl config sections validated")
+    verdict = f"DRY RUN OK ({args.kind}): {len(args.overrides)} overrides, {len(sections)} verl config sections validated"
+    if args.kind == "ppo":  # the two choices that decide where the entropies come from
+        source = CCRLConfig.from_mapping(config.get("ccrl")).entropy_source
+        verdict += f"; rollout={config.actor_rollout_ref.rollout.name}, ccrl.entropy_source={source}"
+    print(verdict)
     return 0
 
 

@@ -34,9 +34,10 @@ __all__ = ["CCRLTrainer", "check_entropy_channel"]
 def check_entropy_channel(config) -> None:
     """Fail at start-up where the entropies cannot reach the reward: verl would not carry the rollout's
     ``extra_fields`` to it, or (``ccrl.entropy_source=actor``) verl skips the actor pass that computes them."""
-    ccrl = config.get("ccrl") or {}
     correction = config.algorithm.get("rollout_correction", None) or {}
-    if ccrl.get("entropy_source", "rollout") == "actor" and correction.get("bypass_mode", False):
+    # CCRLConfig owns the default: a run without a ccrl block (verl's own main_ppo) reads the actor's entropies.
+    source = CCRLConfig.from_mapping(config.get("ccrl")).entropy_source
+    if source == "actor" and correction.get("bypass_mode", False):
         raise ValueError(
             "ccrl.entropy_source=actor reads the actor's entropies from verl's old-log-prob pass, which "
             "algorithm.rollout_correction.bypass_mode=True skips. Use ccrl.entropy_source=rollout (with "
