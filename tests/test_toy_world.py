@@ -3,6 +3,7 @@ and reproducible training."""
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 import pytest
@@ -32,7 +33,7 @@ def tokenizer(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("toy_tokenizer")
     build_tokenizer().save_pretrained(path)
-    return AutoTokenizer.from_pretrained(path)  # a tokenizer-only directory; a model directory: see the xfail below
+    return AutoTokenizer.from_pretrained(path)
 
 
 @pytest.mark.parametrize("split", SPLITS)
@@ -104,21 +105,33 @@ def test_comt_plans_compute_no_number_and_pass_the_comt_validation(problems, spl
 
 
 @pytest.mark.parametrize("form", ["question", "cot", "comt"])
-def test_the_tokenizer_round_trips_every_text_without_unknown_tokens(problems, tokenizer, form):
+def test_the_tokenizer_round_trips_every_text(problems, tokenizer, form):
     for split in SPLITS:
         for problem in problems[split][:100]:
             text = getattr(problem, form)
-            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-            assert tokenizer.unk_token_id not in ids
-            assert tokenizer.decode(ids) == text
+            assert tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"]) == text
+
+
+@pytest.mark.parametrize("form", ["question", "cot", "comt"])
+def test_every_word_of_every_split_is_one_token(problems, tokenizer, form):
+    for split in SPLITS:
+        for problem in problems[split][:100]:
+            text = getattr(problem, form)
+            pieces = [tokenizer.decode([i]) for i in tokenizer(text, add_special_tokens=False)["input_ids"]]
+            words = re.findall(r"[A-Za-z]+", text)
+            assert [p.strip(" _\n") for p in pieces if any(c.isalpha() for c in p)] == words
+
+
+def test_two_builds_give_the_same_vocabulary():
+    from toy_world.tokenizer import build_tokenizer
+
+    assert build_tokenizer().get_vocab() == build_tokenizer().get_vocab()
 
 
 @pytest.mark.parametrize("number", ["0", "7", "42", "120", "200", "3456"])
 def test_every_digit_is_one_token(tokenizer, number):
-    tokens = tokenizer.convert_ids_to_tokens(
-        tokenizer(f"Tom has {number} coins.", add_special_tokens=False)["input_ids"]
-    )
-    assert tokens[2:-2] == [" "] + list(number)
+    ids = tokenizer(f"Tom has {number} coins.", add_special_tokens=False)["input_ids"]
+    assert [tokenizer.decode([i]) for i in ids][2:-2] == [" "] + list(number)
 
 
 def test_the_chat_template_renders_the_training_prompt(tokenizer, problems):
@@ -188,23 +201,14 @@ def _saved_model_dir(tmp_path):
     return save(model, tokenizer, str(tmp_path / "model")), tokenizer
 
 
-def test_the_tokenizer_class_loads_the_toy_tokenizer_from_a_model_directory(tmp_path):
-    from transformers import PreTrainedTokenizerFast
-
-    path, tokenizer = _saved_model_dir(tmp_path)
-    text = "Tom has 120 apples."
-    assert PreTrainedTokenizerFast.from_pretrained(path)(text)["input_ids"] == tokenizer(text)["input_ids"]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="Known defect, left for the next session: beside a qwen2 config.json, transformers 5.10's AutoTokenizer "
-    "loads Qwen2Tokenizer, whose byte-level pre-tokenizer drops the toy vocabulary's words; verl loads tokenizers "
-    "this way. Fix: build the toy tokenizer as a byte-level BPE whose merges make every template word one token.",
-)
-def test_auto_tokenizer_loads_the_toy_tokenizer_from_a_model_directory(tmp_path):
+def test_auto_tokenizer_loads_the_toy_tokenizer_from_a_model_directory(tmp_path, problems):
+    # verl loads tokenizers this way; beside a qwen2 config.json transformers builds Qwen2Tokenizer whatever the
+    # saved tokenizer says, which garbled the earlier word-level toy tokenizer.
     from transformers import AutoTokenizer
 
+    from toy_world.train import prompt_text
+
     path, tokenizer = _saved_model_dir(tmp_path)
-    text = "Tom has 120 apples."
+    problem = problems["ood_steps"][0]
+    text = prompt_text(problem.question) + problem.comt + tokenizer.eos_token
     assert AutoTokenizer.from_pretrained(path)(text)["input_ids"] == tokenizer(text)["input_ids"]

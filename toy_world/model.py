@@ -1,13 +1,13 @@
 """Small Qwen2 configurations for the toy world, and a random model with the toy tokenizer saved where verl loads it.
 
-Sizes (parameters with the toy vocabulary of 153 tokens, tied embeddings):
+Sizes (parameters with the toy vocabulary of 516 tokens, tied embeddings):
 
 ========= ====== ====== ===== ============ ===========
 size      hidden layers heads intermediate parameters
 ========= ====== ====== ===== ============ ===========
-``xs``    64     2      2     256          0.14 M
-``s``     128    4      4     512          1.07 M
-``m``     192    6      6     768          3.57 M
+``xs``    64     2      2     256          0.16 M
+``s``     128    4      4     512          1.12 M
+``m``     192    6      6     768          3.64 M
 ========= ====== ====== ===== ============ ===========
 
 Example::

@@ -1,17 +1,19 @@
-"""A word-and-digit tokenizer for the toy world, saved as a Hugging Face ``PreTrainedTokenizerFast``.
+"""The toy world's tokenizer: a byte-level BPE saved as Qwen2's own tokenizer class, so verl loads it unchanged.
 
 Every digit is its own token (so a number's confidence is the confidence of its digits, as with Qwen's tokenizer),
-every word of the templates is one token with its leading space or newline, and other characters are single
-tokens. The vocabulary is the fixed set of pieces the templates, the student instruction and the chat roles produce
-(153 tokens), so encoding a toy-world text and decoding it gives the text back exactly; a character outside it
-encodes as ``[UNK]``. Special tokens and the chat template are those of :mod:`verl_ccrl.integration.cpu.tiny_model`, so verl's
-SFT and RL datasets render conversations the same way.
+and every word of the templates is one token with its leading space. It is Qwen2's construction exactly (Qwen's
+pre-tokenization regex, byte-level pieces, NFC, the ``Qwen2Tokenizer`` class) with merges trained on the toy world's
+own texts until every piece they contain is one token (about 500 tokens): ``AutoTokenizer`` beside a ``qwen2``
+config.json, which is how verl loads tokenizers, builds a ``Qwen2Tokenizer`` from the saved vocabulary and merges
+whatever the saved file says, so any other construction would be silently re-tokenised. A character outside the
+toy texts still encodes, byte by byte. Special tokens and the chat template are those of
+:mod:`verl_ccrl.integration.cpu.tiny_model`, so verl's SFT and RL datasets render conversations the same way.
 
 Example::
 
     >>> tokenizer = build_tokenizer()
     >>> ids = tokenizer("Tom has 120 apples.")["input_ids"]
-    >>> tokenizer.convert_ids_to_tokens(ids)
+    >>> [tokenizer.decode([i]) for i in ids]
     ['Tom', ' has', ' ', '1', '2', '0', ' apples', '.']
     >>> tokenizer.decode(ids)
     'Tom has 120 apples.'
@@ -19,7 +21,7 @@ Example::
 
 from __future__ import annotations
 
-import re
+import json
 
 from data_prep.prompts import STUDENT_INSTRUCTION
 from toy_world.problems import ITEMS, NAMES, OPS, ORDINALS, generate_problems, render_problem
@@ -28,14 +30,9 @@ from toy_world.problems import ITEMS, NAMES, OPS, ORDINALS, generate_problems, r
 # its own exactly as inside the conversation, which this template does.
 from verl_ccrl.integration.cpu.tiny_model import CHAT_END, CHAT_START, CHAT_TEMPLATE, PAD_TOKEN
 
-__all__ = ["PIECE_PATTERN", "build_tokenizer", "vocabulary"]
+__all__ = ["MAX_POSITION_EMBEDDINGS", "build_tokenizer"]
 
-UNK_TOKEN = "[UNK]"
 MAX_POSITION_EMBEDDINGS = 512
-# A word with its leading whitespace character, a single digit, a punctuation mark with its leading whitespace
-# character, or a lone whitespace character (the space before a number).
-PIECE_PATTERN = r"\s?[A-Za-z_']+|\d|\s?[^\sA-Za-z_'\d]|\s"
-_PIECES = re.compile(PIECE_PATTERN)
 
 
 def _turns(problem) -> list[str]:
@@ -64,25 +61,37 @@ def _vocabulary_texts() -> list[str]:
     return texts
 
 
-def vocabulary() -> dict[str, int]:
-    """Token -> id: the special tokens first, then every piece of the toy world's texts in sorted order."""
-    pieces = sorted({piece for text in _vocabulary_texts() for piece in _PIECES.findall(text)})
-    tokens = [PAD_TOKEN, CHAT_START, CHAT_END, UNK_TOKEN] + pieces
-    return {token: index for index, token in enumerate(tokens)}
-
-
 def build_tokenizer():
-    """The toy world's tokenizer as a ``PreTrainedTokenizerFast`` (``save_pretrained`` it next to the model)."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
+    """The toy world's tokenizer, a ``Qwen2Tokenizer`` (``save_pretrained`` it next to the model).
 
-    tokenizer = Tokenizer(models.WordLevel(vocab=vocabulary(), unk_token=UNK_TOKEN))
-    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(PIECE_PATTERN), behavior="isolated")
-    # Pieces carry their own whitespace, so decoding concatenates them.
-    tokenizer.decoder = decoders.Fuse()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        unk_token=UNK_TOKEN,
+    Deterministic: the merges are trained on the same texts in the same order every time.
+    """
+    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX, Qwen2Tokenizer
+
+    bpe = Tokenizer(models.BPE())
+    # Qwen2Tokenizer's own normaliser and pre-tokeniser, so the merges learnt here are the ones it applies.
+    bpe.normalizer = normalizers.NFC()
+    bpe.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    # No size limit and a minimum frequency of 1: merging goes on until every piece of the texts is one token.
+    trainer = trainers.BpeTrainer(
+        vocab_size=1_000_000,
+        min_frequency=1,
+        special_tokens=[PAD_TOKEN, CHAT_START, CHAT_END],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(_vocabulary_texts(), trainer=trainer)
+    model = json.loads(bpe.to_str())["model"]
+    return Qwen2Tokenizer(
+        vocab=model["vocab"],
+        merges=[tuple(merge) for merge in model["merges"]],
+        unk_token=None,
         eos_token=CHAT_END,
         pad_token=PAD_TOKEN,
         additional_special_tokens=[CHAT_START],

@@ -95,7 +95,7 @@ def evaluate(model, tokenizer, problems: list[ToyProblem], *, batch_size: int = 
 
 def train(args: argparse.Namespace) -> list[dict]:
     import torch
-    from transformers import PreTrainedTokenizerFast, Qwen2ForCausalLM
+    from transformers import AutoTokenizer, Qwen2ForCausalLM
 
     from toy_world.model import build_model, save
 
@@ -103,9 +103,7 @@ def train(args: argparse.Namespace) -> list[dict]:
     torch.manual_seed(args.seed)
     if args.init:
         model = Qwen2ForCausalLM.from_pretrained(args.init)
-        # Not AutoTokenizer: beside a qwen2 config.json, transformers 5.10 swaps in Qwen2Tokenizer, whose byte-level
-        # pre-tokenizer drops every word of the toy vocabulary (see toy_world.tokenizer).
-        tokenizer = PreTrainedTokenizerFast.from_pretrained(args.init)
+        tokenizer = AutoTokenizer.from_pretrained(args.init)
     else:
         model, tokenizer = build_model(args.size, seed=args.seed)
     model.train()
