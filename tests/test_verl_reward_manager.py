@@ -66,9 +66,13 @@ def agent_loop_sample(
 
 
 @pytest.fixture(autouse=True)
-def fresh_warnings(monkeypatch):
-    """Each test gets its own warn-once memory."""
+def verify_worker_starts(monkeypatch):
+    """The manager's constructor starts the math-verify worker; here it is recorded instead (its own tests start
+    it), and each test gets its own warn-once memory."""
+    starts = []
+    monkeypatch.setattr(reward_manager_module, "start_verify_worker", lambda: starts.append(True))
     monkeypatch.setattr(CCRLRewardManager, "_warned", set())
+    return starts
 
 
 @pytest.fixture
@@ -169,6 +173,21 @@ def test_reference_values_from_extra_info_judge_prose_numbers(manager, single_di
     data, _, _ = agent_loop_sample(single_digit_tokenizer, "They have 84 goats.", extra_info=extra)
     info = run(manager, data)["reward_extra_info"]
     assert decode(info).calibration_points()[0][1] == 1
+
+
+def test_building_the_manager_starts_the_math_verify_worker(loop, single_digit_tokenizer, verify_worker_starts):
+    load_reward_manager(trainer_config(), single_digit_tokenizer)
+    assert verify_worker_starts == [True]
+
+
+def test_a_worker_that_cannot_start_does_not_stop_the_manager(loop, single_digit_tokenizer, monkeypatch, caplog):
+    def refuse():
+        raise OSError("no fork here")
+
+    monkeypatch.setattr(reward_manager_module, "start_verify_worker", refuse)
+    with caplog.at_level(logging.WARNING):
+        manager = load_reward_manager(trainer_config(), single_digit_tokenizer)
+    assert isinstance(manager, CCRLRewardManager) and "no fork here" in caplog.text
 
 
 def test_answer_type_from_extra_info_reaches_the_score(manager, single_digit_tokenizer):

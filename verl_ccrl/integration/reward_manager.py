@@ -26,6 +26,7 @@ counted in the record, hence in the trainer's step metrics.
 - A bound of ``verl_ccrl.bounds`` crossed: what ``score_response`` gives (outcome, no number terms); ``ccrl_bounded``.
 - Anything scoring raises: logged with its traceback once per exception type; the outcome reward where it can be
   decided, else 0.0; ``ccrl_scoring_error``.
+The math-verify worker (``verl_ccrl.verify_worker``) starts when the manager is built, not in the first response.
 
 Debugging aid: with ``VERL_CCRL_RECORD_DIR`` set (forward it to Ray workers), every scored response is appended
 as one JSON line (response ids, entropies, problem, ground truth, references, reward) to a file per process there,
@@ -48,6 +49,7 @@ from verl_ccrl.entropy import ENTROPY_FIELD
 from verl_ccrl.reward import score_response
 from verl_ccrl.reward_info import REWARD_EXTRA_KEYS, RewardInfo, encode
 from verl_ccrl.reward_inputs import RewardInputs, last_user_message, read_inputs, unusable_entropies
+from verl_ccrl.verify_worker import start_verify_worker
 
 __all__ = ["CCRLRewardManager", "ENTROPY_FIELD", "REWARD_EXTRA_KEYS"]
 
@@ -69,6 +71,10 @@ class CCRLRewardManager(RewardManagerBase):
             self.vocab_size = len(tokenizer)
         except TypeError:
             self.vocab_size = getattr(tokenizer, "vocab_size", None)
+        try:  # ~2 s once per process, here rather than in the first scored response
+            start_verify_worker()
+        except Exception as error:  # it starts again on the first answer that needs it
+            logger.warning("CCRL: the math-verify worker did not start (%r); it is retried when first needed.", error)
 
     async def run_single(self, data: DataProto) -> dict:
         data_item = data[-1:][0]  # multi-sequence outputs: the reward looks at the last one, as verl's naive does
