@@ -33,6 +33,9 @@ reward_info = st.builds(
     st.booleans(),
     st.booleans(),
     st.lists(judged_number, max_size=12).map(tuple),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
 )
 
 
@@ -68,6 +71,29 @@ def test_a_record_of_another_schema_version_is_refused_with_the_fix():
     wire = {**encode(RewardInfo(True, 1.0, 0.0)), SCHEMA_KEY: "reward_info.v0"}
     with pytest.raises(ValueError, match="reinstall the same version"):
         decode(wire)
+
+
+def test_a_v1_record_still_decodes_with_no_degradation_flags():
+    info = RewardInfo(True, 1.0, 0.25, numbers=(JudgedNumber((3,), "correct", 1.0, 0.25),))
+    new_keys = ("ccrl_bounded", "ccrl_malformed_input", "ccrl_scoring_error")
+    v1 = {key: value for key, value in encode(info).items() if key not in new_keys} | {SCHEMA_KEY: "reward_info.v1"}
+    assert decode(v1) == info and not (info.bounded or info.malformed_input or info.scoring_error)
+
+
+def test_a_bounded_score_is_a_bounded_record():
+    score = score_response(PROBLEM, "2 * 3 = 1e9999999. #### 58", "58")
+    info = RewardInfo.from_score(score, missing_entropies=True, missing_problem=False)
+    assert score.bounded and decode(encode(info)).bounded and info.outcome == 1.0
+
+
+def test_the_outcome_only_record_keeps_verdicts_and_tokens_without_terms():
+    score, _ = scored()
+    info = RewardInfo.from_score(score, missing_entropies=False, missing_problem=False)
+    outcome_only = info.without_confidences()
+    assert outcome_only.reward == info.outcome and outcome_only.token_terms() == []
+    assert [(n.token_indices, n.verdict) for n in outcome_only.numbers] == [
+        (n.token_indices, n.verdict) for n in info.numbers
+    ]
 
 
 def test_records_of_other_reward_managers_are_recognised_as_not_ours():

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import math
 
 import numpy as np
 import pytest
@@ -12,7 +13,9 @@ from verl.experimental.reward_loop.reward_manager import get_reward_manager_cls
 from verl.trainer.ppo.reward import load_reward_manager, resolve_reward_manager_cls
 
 from verl_ccrl import score_response
+from verl_ccrl.integration import reward_manager as reward_manager_module
 from verl_ccrl.integration.reward_manager import REWARD_EXTRA_KEYS, CCRLRewardManager
+from verl_ccrl.metrics import reward_info_metrics
 from verl_ccrl.reward_info import decode
 
 PROBLEM = "A farm has 14 pens with 6 goats each. 25 goats are sold. How many goats remain?"
@@ -32,10 +35,13 @@ def trainer_config(**ccrl):
     )
 
 
-def agent_loop_sample(tokenizer, response, *, entropies="auto", extra_info=None):
-    """One sample shaped as verl's agent loop hands it to the reward loop (agent_loop.py, _compute_score)."""
+def agent_loop_sample(
+    tokenizer, response, *, entropies="auto", extra_info=None, ground_truth="59", extra_fields=None, bad_ids=()
+):
+    """One sample shaped as verl's agent loop hands it to the reward loop (agent_loop.py, _compute_score).
+    ``bad_ids`` go before the response's ids; ``extra_fields`` replaces the rollout's fields (entropies included)."""
     prompt_ids = tokenizer.encode("Solve it.", add_special_tokens=False)
-    response_ids = tokenizer.encode(response, add_special_tokens=False) + [tokenizer.eos_token_id]
+    response_ids = [*bad_ids, *tokenizer.encode(response, add_special_tokens=False), tokenizer.eos_token_id]
     fields = {}
     if entropies == "auto":
         generator = np.random.default_rng(0)
@@ -51,12 +57,22 @@ def agent_loop_sample(tokenizer, response, *, entropies="auto", extra_info=None)
         },
         non_tensors={
             "data_source": np.array(["ccrl_toy"]),
-            "reward_model": np.array([{"style": "rule", "ground_truth": "59"}], dtype=object),
+            "reward_model": np.array([{"style": "rule", "ground_truth": ground_truth}], dtype=object),
             "extra_info": np.array([extra_info if extra_info is not None else {"question": PROBLEM}], dtype=object),
-            "tool_extra_fields": np.array([fields], dtype=object),
+            "tool_extra_fields": np.array([fields if extra_fields is None else extra_fields], dtype=object),
         },
     )
     return data, response_ids, fields.get("ccrl_entropies")
+
+
+@pytest.fixture(autouse=True)
+def verify_worker_starts(monkeypatch):
+    """The manager's constructor starts the math-verify worker; here it is recorded instead (its own tests start
+    it), and each test gets its own warn-once memory."""
+    starts = []
+    monkeypatch.setattr(reward_manager_module, "start_verify_worker", lambda: starts.append(True))
+    monkeypatch.setattr(CCRLRewardManager, "_warned", set())
+    return starts
 
 
 @pytest.fixture
@@ -157,3 +173,206 @@ def test_reference_values_from_extra_info_judge_prose_numbers(manager, single_di
     data, _, _ = agent_loop_sample(single_digit_tokenizer, "They have 84 goats.", extra_info=extra)
     info = run(manager, data)["reward_extra_info"]
     assert decode(info).calibration_points()[0][1] == 1
+
+
+def test_building_the_manager_starts_the_math_verify_worker(loop, single_digit_tokenizer, verify_worker_starts):
+    load_reward_manager(trainer_config(), single_digit_tokenizer)
+    assert verify_worker_starts == [True]
+
+
+def test_a_worker_that_cannot_start_does_not_stop_the_manager(loop, single_digit_tokenizer, monkeypatch, caplog):
+    def refuse():
+        raise OSError("no fork here")
+
+    monkeypatch.setattr(reward_manager_module, "start_verify_worker", refuse)
+    with caplog.at_level(logging.WARNING):
+        manager = load_reward_manager(trainer_config(), single_digit_tokenizer)
+    assert isinstance(manager, CCRLRewardManager) and "no fork here" in caplog.text
+
+
+def test_answer_type_from_extra_info_reaches_the_score(manager, single_digit_tokenizer):
+    # A text answer's item gets the outcome reward and no number terms (answer.py); "58" compared as text.
+    extra = {"question": PROBLEM, "answer_type": "text"}
+    data, _, _ = agent_loop_sample(single_digit_tokenizer, RESPONSE, extra_info=extra, ground_truth="58")
+    result = run(manager, data)
+    assert result["reward_score"] == 1.0 and result["reward_extra_info"]["ccrl_n_in_reward"] == 0
+
+
+# --- Honest degradation: a malformed field costs the confidence term, never the step, and is always counted. ---
+
+RIGHT = "58"  # RESPONSE's final answer: the outcome reward is 1.0, and the full reward has a confidence term
+
+
+def outcome_only(response_ids, tokenizer, ground_truth=RIGHT):
+    """The outcome-only reward of the text the manager decodes from the usable ids."""
+    text = tokenizer.decode([i for i in response_ids if 0 <= i < len(tokenizer)], skip_special_tokens=True)
+    return score_response(PROBLEM, text, ground_truth).outcome
+
+
+def assert_degraded(result, expected, caplog, *, warned, flag="malformed_input", metric="ccrl/malformed_inputs"):
+    info = result["reward_extra_info"]
+    assert result["reward_score"] == expected
+    assert any(warned in record.getMessage() for record in caplog.records), [r.getMessage() for r in caplog.records]
+    assert getattr(decode(info), flag) is True
+    assert reward_info_metrics([info])[metric] == 1.0
+    assert tuple(info) == REWARD_EXTRA_KEYS
+
+
+def test_the_clean_sample_of_the_tables_gets_more_than_its_outcome(manager, single_digit_tokenizer):
+    # 84 - 25 = 58 is wrong arithmetic under a right final answer: the confidence term is negative.
+    data, response_ids, _ = agent_loop_sample(single_digit_tokenizer, RESPONSE, ground_truth=RIGHT)
+    result = run(manager, data)
+    assert result["reward_extra_info"]["ccrl_confidence_term"] != 0.0
+    assert outcome_only(response_ids, single_digit_tokenizer) == 1.0 != result["reward_score"]
+    assert reward_info_metrics([result["reward_extra_info"]])["ccrl/malformed_inputs"] == 0.0
+
+
+MALFORMED_FIELDS = {
+    # name: (agent_loop_sample keywords, the field the warning names)
+    "question NaN": ({"extra_info": {"question": math.nan}}, "extra_info.question"),
+    "question int": ({"extra_info": {"question": 7}}, "extra_info.question"),
+    "reference NaN": ({"extra_info": {"question": PROBLEM, "reference": math.nan}}, "extra_info.reference"),
+    "reference int": ({"extra_info": {"question": PROBLEM, "reference": 84}}, "extra_info.reference"),
+    "reference_values a float": (
+        {"extra_info": {"question": PROBLEM, "reference_values": 84.0}},
+        "extra_info.reference_values",
+    ),
+    "reference_values a string": (
+        {"extra_info": {"question": PROBLEM, "reference_values": "84"}},
+        "extra_info.reference_values",
+    ),
+    "answer_type an int": ({"extra_info": {"question": PROBLEM, "answer_type": 3}}, "extra_info.answer_type"),
+    "extra_info a string": ({"extra_info": "A farm has 14 pens"}, "extra_info: a str"),
+    "extra_fields a string": ({"extra_fields": "ccrl_entropies"}, "extra_fields: a str"),
+    "a negative token id": ({"bad_ids": (-1,)}, "response ids"),
+    "a token id past the vocabulary": ({"bad_ids": (10**6,)}, "response ids"),
+}
+
+
+@pytest.mark.parametrize("keywords, field", MALFORMED_FIELDS.values(), ids=MALFORMED_FIELDS.keys())
+def test_a_malformed_field_gives_the_outcome_reward_a_warning_and_a_count(
+    manager, single_digit_tokenizer, caplog, keywords, field
+):
+    data, response_ids, _ = agent_loop_sample(single_digit_tokenizer, RESPONSE, ground_truth=RIGHT, **keywords)
+    with caplog.at_level(logging.WARNING):
+        result = run(manager, data)
+    assert_degraded(result, outcome_only(response_ids, single_digit_tokenizer), caplog, warned=field)
+    assert decode(result["reward_extra_info"]).numbers == ()  # nothing for the trainer to rescore either
+
+
+@pytest.mark.parametrize("ground_truth", [None, math.nan, math.inf, "  ", True, ["58"]], ids=repr)
+def test_an_unusable_ground_truth_makes_no_answer_correct(manager, single_digit_tokenizer, caplog, ground_truth):
+    data, _, _ = agent_loop_sample(single_digit_tokenizer, RESPONSE, ground_truth=ground_truth)
+    with caplog.at_level(logging.WARNING):
+        result = run(manager, data)
+    assert_degraded(result, 0.0, caplog, warned="reward_model.ground_truth")
+
+
+def test_a_none_ground_truth_is_not_the_text_none(manager, single_digit_tokenizer):
+    data, _, _ = agent_loop_sample(single_digit_tokenizer, "No answer exists. #### None", ground_truth=None)
+    assert run(manager, data)["reward_score"] == 0.0
+
+
+def test_an_int_ground_truth_is_read_as_its_numeral(manager, single_digit_tokenizer):
+    data, _, _ = agent_loop_sample(single_digit_tokenizer, RESPONSE, ground_truth=np.int64(58))
+    as_int, as_text = (
+        run(manager, data),
+        run(manager, agent_loop_sample(single_digit_tokenizer, RESPONSE, ground_truth="58")[0]),
+    )
+    assert as_int == as_text and as_int["reward_extra_info"]["ccrl_malformed_input"] == 0.0
+
+
+def test_an_id_too_large_for_a_c_long_is_dropped_not_a_crash(manager, single_digit_tokenizer, caplog):
+    ids = single_digit_tokenizer.encode(RESPONSE, add_special_tokens=False)
+    with caplog.at_level(logging.WARNING):
+        result = manager.score([2**70, *ids], RIGHT, {"question": PROBLEM})
+    assert_degraded(result, outcome_only(ids, single_digit_tokenizer), caplog, warned="response ids")
+
+
+MALFORMED_ENTROPIES = {
+    "a scalar": (0.5, "ccrl_entropies: a float"),
+    "a string": ("0.1 0.2", "ccrl_entropies: a str"),
+    "not numbers": (["low"] * 40, "not all numbers"),
+    "the wrong length": ([0.1, 0.2], "entropies for"),
+}
+
+
+@pytest.mark.parametrize("entropies, warned", MALFORMED_ENTROPIES.values(), ids=MALFORMED_ENTROPIES.keys())
+def test_malformed_entropies_cost_the_confidence_term_only_and_are_counted(
+    manager, single_digit_tokenizer, caplog, entropies, warned
+):
+    data, response_ids, _ = agent_loop_sample(single_digit_tokenizer, RESPONSE, ground_truth=RIGHT, entropies=entropies)
+    with caplog.at_level(logging.WARNING):
+        result = run(manager, data)
+    assert_degraded(result, outcome_only(response_ids, single_digit_tokenizer), caplog, warned=warned)
+    record = decode(result["reward_extra_info"])
+    assert record.missing_entropies and record.numbers  # verdicts kept: the trainer can rescore from the actor's
+
+
+def number_token(tokenizer, response_ids, digit="8"):
+    return next(index for index, token in enumerate(response_ids) if tokenizer.decode([token]).strip() == digit)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -1.0], ids=repr)
+def test_a_nan_entropy_at_a_number_is_counted_not_dropped(manager, single_digit_tokenizer, caplog, value):
+    _, response_ids, entropies = agent_loop_sample(single_digit_tokenizer, RESPONSE)
+    entropies = list(entropies)
+    entropies[number_token(single_digit_tokenizer, response_ids)] = value  # the 8 of "84"
+    data, _, _ = agent_loop_sample(single_digit_tokenizer, RESPONSE, ground_truth=RIGHT, entropies=entropies)
+    with caplog.at_level(logging.WARNING):
+        result = run(manager, data)
+    assert_degraded(result, outcome_only(response_ids, single_digit_tokenizer), caplog, warned="NaN, inf or negative")
+    record = decode(result["reward_extra_info"])
+    assert record.missing_entropies and record.numbers and all(n.confidence is None for n in record.numbers)
+    assert reward_info_metrics([result["reward_extra_info"]])["ccrl/missing_entropies_share"] == 1.0
+
+
+def test_a_nan_entropy_away_from_the_numbers_changes_nothing(manager, single_digit_tokenizer):
+    data, _, entropies = agent_loop_sample(single_digit_tokenizer, RESPONSE, ground_truth=RIGHT)
+    clean = run(manager, data)
+    entropies = [*entropies[:-1], math.nan]  # the end-of-sequence token
+    dirty = run(
+        manager, agent_loop_sample(single_digit_tokenizer, RESPONSE, ground_truth=RIGHT, entropies=entropies)[0]
+    )
+    assert dirty["reward_score"] == clean["reward_score"] and dirty["reward_extra_info"]["ccrl_malformed_input"] == 0.0
+
+
+def test_a_bounded_response_is_counted(manager, single_digit_tokenizer):
+    response = "14 * 6 = 84 goats and 2 * 3 = 1e9999999. #### 58"
+    data, response_ids, _ = agent_loop_sample(single_digit_tokenizer, response, ground_truth=RIGHT)
+    info = run(manager, data)["reward_extra_info"]
+    assert decode(info).bounded and reward_info_metrics([info])["ccrl/bounded_responses"] == 1.0
+    assert info["ccrl_confidence_term"] == 0.0 and info["ccrl_outcome"] == 1.0
+
+
+def test_an_error_inside_scoring_gives_the_outcome_logs_its_traceback_once_and_is_counted(
+    manager, single_digit_tokenizer, caplog, monkeypatch
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the scorer")
+
+    monkeypatch.setattr(reward_manager_module, "score_response", broken)
+    data, response_ids, _ = agent_loop_sample(single_digit_tokenizer, RESPONSE, ground_truth=RIGHT)
+    with caplog.at_level(logging.WARNING):
+        first, second = run(manager, data), run(manager, data)
+    assert first == second
+    assert_degraded(
+        first,
+        outcome_only(response_ids, single_digit_tokenizer),
+        caplog,
+        warned="scoring a response raised",
+        flag="scoring_error",
+        metric="ccrl/scoring_errors",
+    )
+    logged = [record for record in caplog.records if record.exc_info]
+    assert len(logged) == 1 and "a bug in the scorer" in str(logged[0].exc_info[1])
+
+
+def test_an_error_before_the_outcome_is_known_gives_zero_and_is_counted(manager, single_digit_tokenizer, monkeypatch):
+    class BrokenTokenizer:
+        def decode(self, *args, **kwargs):
+            raise RuntimeError("a broken tokenizer")
+
+    monkeypatch.setattr(manager, "tokenizer", BrokenTokenizer())
+    result = run(manager, agent_loop_sample(single_digit_tokenizer, RESPONSE, ground_truth=RIGHT)[0])
+    assert result["reward_score"] == 0.0 and decode(result["reward_extra_info"]).scoring_error

@@ -74,6 +74,19 @@ def test_step_metrics_aggregate_over_all_responses():
     assert "ccrl/ece" in metrics and not any(math.isnan(value) for value in metrics.values())
 
 
+def test_step_metrics_count_the_responses_whose_reward_degraded():
+    infos = [
+        encode(RewardInfo(True, 1.0, 0.0, bounded=True)),
+        encode(RewardInfo(False, 0.0, 0.0, malformed_input=True, bounded=True)),
+        encode(RewardInfo(False, 0.0, 0.0, scoring_error=True)),
+        encode(RewardInfo(True, 1.0, 0.0)),
+    ]
+    metrics = reward_info_metrics(infos)
+    assert metrics["ccrl/bounded_responses"] == 2.0
+    assert metrics["ccrl/malformed_inputs"] == 1.0 and metrics["ccrl/scoring_errors"] == 1.0
+    assert reward_info_metrics(infos[3:])["ccrl/scoring_errors"] == 0.0  # logged as 0, not omitted
+
+
 def test_step_metrics_skip_what_has_nothing_to_average():
     metrics = reward_info_metrics([encode(RewardInfo(True, 1.0, 0.0))])
     assert "ccrl/overconfident_error_rate@0.5" not in metrics and "ccrl/ece" not in metrics

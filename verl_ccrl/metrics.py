@@ -4,7 +4,9 @@ statistics themselves are ``verl_ccrl.calibration.measure_calibration``). Pure P
 - ``calibration_metrics``: over scored mentions (``score.mentions`` of ``score_response``), the calibration metrics
   (``overconfident_error_rate@t``, ``mean_confidence_correct`` / ``_wrong``, ``ece``; NaN where undefined) and counts
   of extracted / computed / unverifiable mentions and of numbers in C.
-- ``reward_info_metrics``: the trainer's ``ccrl/*`` step metrics from the ``ccrl`` reward manager's records.
+- ``reward_info_metrics``: the trainer's ``ccrl/*`` step metrics from the ``ccrl`` reward manager's records,
+  including the counts of responses whose reward degraded: ``ccrl/bounded_responses``, ``ccrl/malformed_inputs``,
+  ``ccrl/scoring_errors``.
 
 Example::
 
@@ -88,6 +90,10 @@ def reward_info_metrics(
         "ccrl/computed_per_response": n_computed / len(records),
         "ccrl/judged_per_response": len(judged) / len(records),
         "ccrl/missing_entropies_share": sum(record.missing_entropies for record in records) / len(records),
+        # Counts, not shares: each is a response whose reward degraded (to the outcome) and that someone should see.
+        "ccrl/bounded_responses": float(sum(record.bounded for record in records)),
+        "ccrl/malformed_inputs": float(sum(record.malformed_input for record in records)),
+        "ccrl/scoring_errors": float(sum(record.scoring_error for record in records)),
     }
     if n_computed:
         metrics["ccrl/unverifiable_share"] = sum(record.n_unverifiable for record in records) / n_computed

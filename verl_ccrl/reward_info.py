@@ -16,7 +16,7 @@ Example::
     ...     n_unverifiable=1, numbers=(JudgedNumber((3, 4), "correct", 0.5, 0.25), JudgedNumber((9,), "wrong", None, 0.0)))
     >>> wire = encode(info)
     >>> wire["ccrl_schema"], wire["acc"], wire["ccrl_n_in_reward"], wire["ccrl_numbers"]
-    ('reward_info.v1', 1.0, 1, '[{"tokens": [3, 4], "verdict": "correct", "confidence": 0.5, "term": 0.25}, {"tokens": [9], "verdict": "wrong", "confidence": null, "term": 0.0}]')
+    ('reward_info.v2', 1.0, 1, '[{"tokens": [3, 4], "verdict": "correct", "confidence": 0.5, "term": 0.25}, {"tokens": [9], "verdict": "wrong", "confidence": null, "term": 0.0}]')
     >>> decode(wire) == info, info.token_terms(), info.calibration_points()
     (True, [(4, 0.25)], [(0.5, True)])
 """
@@ -46,7 +46,9 @@ __all__ = [
 ]
 
 SCHEMA_KEY = "ccrl_schema"
-SCHEMA_VERSION = "reward_info.v1"
+SCHEMA_VERSION = "reward_info.v2"
+# v1 had no degradation flags (bounded, malformed input, scoring error): its records decode with them False.
+_READABLE_VERSIONS = ("reward_info.v1", SCHEMA_VERSION)
 # Every encoded record has exactly these keys, in this order.
 REWARD_EXTRA_KEYS = (
     SCHEMA_KEY,
@@ -59,6 +61,9 @@ REWARD_EXTRA_KEYS = (
     "ccrl_n_in_reward",
     "ccrl_missing_entropies",
     "ccrl_missing_problem",
+    "ccrl_bounded",
+    "ccrl_malformed_input",
+    "ccrl_scoring_error",
     "ccrl_numbers",
 )
 
@@ -92,12 +97,17 @@ class RewardInfo:
     n_extracted: int = 0
     n_computed: int = 0
     n_unverifiable: int = 0
-    missing_entropies: bool = False  # the reward fell back to the outcome for want of usable entropies
+    missing_entropies: bool = False  # no usable entropies (absent, or malformed): the reward has no confidence term
     missing_problem: bool = False  # no problem text: nothing could be judged
     numbers: tuple[JudgedNumber, ...] = ()
+    bounded: bool = False  # a bound of bounds.py was crossed (CCRLScore.bounded): no number terms
+    malformed_input: bool = False  # a field of the sample was present but unusable: the reward is the outcome
+    scoring_error: bool = False  # scoring raised: the reward is the outcome where it could be decided, else 0
 
     @classmethod
-    def from_score(cls, score: CCRLScore, *, missing_entropies: bool, missing_problem: bool) -> RewardInfo:
+    def from_score(
+        cls, score: CCRLScore, *, missing_entropies: bool, missing_problem: bool, malformed_input: bool = False
+    ) -> RewardInfo:
         """The record of a ``score_response`` result; numbers without token positions are left out (the trainer
         could neither place nor rescore them)."""
         counts = score.counts()
@@ -115,7 +125,24 @@ class RewardInfo:
                 for m in score.mentions
                 if m.has_verdict and m.token_indices
             ),
+            bounded=bool(score.bounded),
+            malformed_input=malformed_input,
         )
+
+    @property
+    def reward(self) -> float:
+        """R = R_outcome + the confidence term."""
+        return self.outcome + self.confidence_term
+
+    def without_confidences(self) -> RewardInfo:
+        """The outcome-only record: the same verdicts at the same tokens (the trainer can still rescore them from
+        the actor's entropies), no confidences, no terms.
+
+        >>> RewardInfo(True, 1.0, 0.25, numbers=(JudgedNumber((3,), "correct", 1.0, 0.25),)).without_confidences().reward
+        1.0
+        """
+        numbers = tuple(replace(number, confidence=None, term=0.0) for number in self.numbers)
+        return replace(self, confidence_term=0.0, numbers=numbers)
 
     @property
     def n_in_reward(self) -> int:
@@ -165,6 +192,9 @@ def encode(info: RewardInfo) -> dict[str, float | int | str]:
         "ccrl_n_in_reward": info.n_in_reward,
         "ccrl_missing_entropies": float(info.missing_entropies),
         "ccrl_missing_problem": float(info.missing_problem),
+        "ccrl_bounded": float(info.bounded),
+        "ccrl_malformed_input": float(info.malformed_input),
+        "ccrl_scoring_error": float(info.scoring_error),
         "ccrl_numbers": json.dumps(numbers),  # floats as repr: decode gives back the same values
     }
 
@@ -175,8 +205,9 @@ def is_encoded(info: object) -> bool:
 
 
 def decode(info: Mapping) -> RewardInfo:
-    """The record :func:`encode` wrote. Raises ``ValueError`` for a record of another schema version."""
-    if info.get(SCHEMA_KEY) != SCHEMA_VERSION:
+    """The record :func:`encode` wrote (or a v1 one, whose degradation flags are False). Raises ``ValueError`` for a
+    record of another schema version."""
+    if info.get(SCHEMA_KEY) not in _READABLE_VERSIONS:
         raise ValueError(
             f"reward_extra_info[{SCHEMA_KEY!r}]={info.get(SCHEMA_KEY)!r}: expected {SCHEMA_VERSION!r}. The reward "
             "manager and the trainer run different verl-ccrl versions; reinstall the same version on every node."
@@ -199,4 +230,7 @@ def decode(info: Mapping) -> RewardInfo:
             )
             for number in json.loads(info["ccrl_numbers"])
         ),
+        bounded=bool(info.get("ccrl_bounded", False)),
+        malformed_input=bool(info.get("ccrl_malformed_input", False)),
+        scoring_error=bool(info.get("ccrl_scoring_error", False)),
     )
