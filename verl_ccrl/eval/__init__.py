@@ -23,7 +23,13 @@ from verl_ccrl.eval.config import EvalConfig, EvalConfigError, EvalError, TableC
 from verl_ccrl.eval.data import EvalExample, load_eval_file, load_eval_files
 from verl_ccrl.eval.results import load_runs
 from verl_ccrl.eval.runner import merge_table, run_evaluation
-from verl_ccrl.eval.scoring import calibration_summary, reliability_bins, score_sample, summarize_benchmark
+from verl_ccrl.eval.scoring import (
+    answer_confidence,
+    calibration_summary,
+    reliability_bins,
+    score_sample,
+    summarize_benchmark,
+)
 from verl_ccrl.eval.table import build_rows, write_table
 
 __all__ = [
@@ -34,6 +40,7 @@ __all__ = [
     "EvalError",
     "EvalExample",
     "TableConfig",
+    "answer_confidence",
     "build_rows",
     "calibration_summary",
     "canonical_benchmark_name",

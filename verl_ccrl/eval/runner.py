@@ -20,7 +20,7 @@ from verl_ccrl.alignment import TokenAligner
 from verl_ccrl.eval.config import EvalConfig, TableConfig
 from verl_ccrl.eval.data import load_eval_files
 from verl_ccrl.eval.results import RUN_SCHEMA, find_run_files, load_runs, now_iso, run_file_name, write_json
-from verl_ccrl.eval.scoring import judged_points, score_sample, summarize_benchmark
+from verl_ccrl.eval.scoring import answer_points, judged_points, score_sample, summarize_benchmark
 from verl_ccrl.eval.table import write_table
 
 __all__ = ["run_evaluation", "merge_table"]
@@ -102,6 +102,8 @@ def run_evaluation(config: EvalConfig, backend: Any = None) -> dict[str, Any]:
             "metrics": metrics,
             # Calibration points, so the table can pool a row's benchmarks without reading the samples.
             "judged": [[round(confidence, 6), int(correct)] for confidence, correct in judged_points(records)],
+            # (confidence of the final answer, response correct): scoring.answer_confidence.
+            "answer_points": [[round(confidence, 6), int(correct)] for confidence, correct in answer_points(records)],
         }
         written[benchmark] = write_json(os.path.join(runs_dir, name), run)
         logger.info(

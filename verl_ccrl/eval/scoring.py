@@ -5,6 +5,8 @@ that never states "The answer is" / ``####`` / ``\\boxed{}`` is judged by its la
 benchmarks). Accuracy is ``answer_correct``. Every *computed* number with a verdict (correct / wrong) and a
 confidence c = exp(-mean entropy over its tokens) is a calibration point; the overconfident-error rate at t is the
 share of wrong ones with c > t (:func:`verl_ccrl.calibration.measure_calibration`, as in the training metrics).
+The final answer is a second kind of calibration point: (its confidence, the response is correct), see
+:func:`answer_confidence`.
 
 Example::
 
@@ -23,6 +25,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from verl_ccrl.answer import parse_ground_truth
 from verl_ccrl.calibration import DEFAULT_N_BINS, DEFAULT_THRESHOLDS, Calibration, measure_calibration
 from verl_ccrl.config import CCRLConfig
 from verl_ccrl.reward import score_response
@@ -31,6 +34,8 @@ __all__ = [
     "EVAL_SCORING_CONFIG",
     "OVERCONFIDENCE_THRESHOLDS",
     "RELIABILITY_BINS",
+    "answer_confidence",
+    "answer_points",
     "calibration_summary",
     "judged_points",
     "reliability_bins",
@@ -53,7 +58,8 @@ def score_sample(
     finish_reason: str,
     config: CCRLConfig = EVAL_SCORING_CONFIG,
 ) -> dict[str, Any]:
-    """The audit record of one response: answer, correctness, and every number with kind, verdict, confidence."""
+    """The audit record of one response: answer, correctness, the answer's confidence (:func:`answer_confidence`),
+    and every number with kind, verdict, confidence."""
     score = score_response(
         example.question,
         response,
@@ -76,6 +82,7 @@ def score_sample(
         "response": response,
         "answer": score.answer,
         "correct": bool(score.answer_correct),
+        "answer_confidence": answer_confidence(score.answer, score.mentions),
         "n_tokens": int(n_tokens),
         "finish_reason": finish_reason,
         "entropy_status": score.entropy_status,
@@ -92,6 +99,47 @@ def score_sample(
             for mention in score.mentions
         ],
     }
+
+
+def answer_confidence(answer: str | None, mentions: Sequence) -> float | None:
+    """The confidence of the final answer: that of the *last* number mention whose value equals the answer's.
+
+    ``mentions`` are the scored mentions of the response (:class:`verl_ccrl.reward.ScoredMention`, in response
+    order), ``answer`` the extracted final answer text. The answer's value is ``parse_ground_truth(answer)`` (one
+    number, give or take currency and formatting). None when the answer is missing or not one number, when no
+    mention has its value, or when the last such mention has no confidence (an extracted number, i.e. one the
+    problem gives, or tokens without usable entropies); no earlier mention stands in for it.
+
+    Worked example: in "4 * 3 = 12 and 12 + 5 = 17. The answer is 17." the answer is 17; the mentions with value 17
+    are the result of "12 + 5 = 17" and the "17" after "The answer is". The last one states the answer, so its
+    confidence (0.5 below: entropy ln 2 on its token) is the answer's, not the 1.0 of the "= 17" that computed it.
+
+    >>> import math, re
+    >>> problem, response = "Ann buys 4 pens at $3 and a $5 book.", "4 * 3 = 12 and 12 + 5 = 17. The answer is 17."
+    >>> spans = [(m.start(), m.end()) for m in re.finditer(r"\\S+", response)]  # one token per word
+    >>> score = score_response(problem, response, "17", token_spans=spans,
+    ...                        entropies=[0.0] * (len(spans) - 1) + [math.log(2)])
+    >>> [(m.text, m.confidence) for m in score.mentions if m.value == 17]
+    [('17', 1.0), ('17', 0.5)]
+    >>> answer_confidence(score.answer, score.mentions)
+    0.5
+    >>> answer_confidence("4", score.mentions) is None  # 4 is given by the problem: extracted, no confidence
+    True
+    """
+    value = parse_ground_truth(answer.strip()) if answer else None
+    if value is None:
+        return None
+    stating = [mention for mention in mentions if mention.value == value]
+    return stating[-1].confidence if stating else None
+
+
+def answer_points(records: Iterable[dict[str, Any]]) -> list[tuple[float, bool]]:
+    """(answer confidence, correct) of every response whose final answer has a confidence (``answer_confidence``)."""
+    return [
+        (float(record["answer_confidence"]), bool(record["correct"]))
+        for record in records
+        if record.get("answer_confidence") is not None
+    ]
 
 
 def judged_points(records: Iterable[dict[str, Any]]) -> list[tuple[float, bool]]:
@@ -125,10 +173,11 @@ def reliability_bins(points: Sequence[tuple[float, bool]], n_bins: int = RELIABI
 
 
 def summarize_benchmark(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Accuracy (%), n, mean response tokens, number counts and calibration of one benchmark's records."""
+    """Accuracy (%), n, mean response tokens, number counts, calibration of computed numbers and of final answers."""
     n = len(records)
     numbers = [number for record in records for number in record["numbers"]]
     calibration = _calibration(judged_points(records))
+    answers = _calibration(answer_points(records))
     return {
         "n": n,
         "accuracy": 100.0 * sum(record["correct"] for record in records) / n if n else math.nan,
@@ -141,6 +190,7 @@ def summarize_benchmark(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         ),
         "calibration": _summary(calibration),
         "reliability": _bins(calibration),
+        "answer_calibration": _summary(answers),
     }
 
 
