@@ -366,3 +366,17 @@ def test_an_eval_row_marked_text_carries_its_answer_type_to_scoring(tmp_path):
         finish_reason="stop",
     )
     assert record["correct"] is True
+
+
+def test_a_seeded_run_records_its_seed_and_the_points_of_its_final_answers(tiny_tokenizer, eval_files, tmp_path):
+    responses = {
+        question: f"{reference.splitlines()[0]}. The answer is {answer}." for question, answer, reference in ID_PROBLEMS
+    }
+    responses[ID_PROBLEMS[2][0]] = "15 - 7 = 9. The answer is 9."
+    config = EvalConfig(data=(eval_files[0],), model="unused", method="CoMT+CCRL", out_dir=str(tmp_path), seed=3)
+    outputs = run_evaluation(config, backend=ScriptedBackend(tiny_tokenizer, responses, entropy=math.log(2)))
+
+    assert os.path.basename(outputs["runs"]["gsm8k"]) == run_file_name("CoMT+CCRL", "unused", "gsm8k", 3)
+    run = json.loads(open(outputs["runs"]["gsm8k"]).read())
+    assert run["seed"] == 3
+    assert sorted(run["answer_points"]) == [[0.5, 0], [0.5, 1], [0.5, 1]]  # every answer token at entropy ln 2

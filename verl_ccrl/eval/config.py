@@ -22,7 +22,14 @@ from typing import Any
 
 from verl_ccrl.eval.benchmarks import DEFAULT_ID_BENCHMARKS, DEFAULT_OOD_BENCHMARKS, canonical_benchmark_name
 
-__all__ = ["BACKENDS", "DTYPES", "EvalConfig", "EvalConfigError", "EvalError", "TableConfig"]
+__all__ = [
+    "BACKENDS",
+    "DTYPES",
+    "EvalConfig",
+    "EvalConfigError",
+    "EvalError",
+    "TableConfig",
+]
 
 BACKENDS = ("transformers", "vllm")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -152,6 +159,12 @@ class EvalConfig:
     id_benchmarks: tuple[str, ...] = _benchmarks_option("ID", DEFAULT_ID_BENCHMARKS)
     ood_benchmarks: tuple[str, ...] = _benchmarks_option("OOD", DEFAULT_OOD_BENCHMARKS)
     merge: tuple[str, ...] = _option((), "Extra run JSON files to include in the merged table.", nargs="*")
+    seed: int | None = _option(
+        None,
+        "The training seed of the evaluated model (an integer >= 0); runs of the same method and model with "
+        "different seeds become one table row with mean and spread. Default: none (one run per method x model).",
+        metavar="N",
+    )
 
     def __post_init__(self) -> None:
         self.data = _tuple_of_strings("data", self.data)
@@ -186,6 +199,11 @@ class EvalConfig:
         self.device = device
         self.merge = _tuple_of_strings("merge", self.merge)
         self.id_benchmarks, self.ood_benchmarks = _benchmark_sets(self.id_benchmarks, self.ood_benchmarks)
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0):
+            raise EvalConfigError(
+                f"--seed (seed={self.seed!r}) must be an integer >= 0: the training seed of the model. Pass e.g. "
+                "--seed 1, or leave it out for a model trained once."
+            )
 
 
 def fields_help(cls: type = EvalConfig) -> dict[str, str]:

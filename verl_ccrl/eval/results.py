@@ -1,10 +1,12 @@
 """Run JSONs: one file per method x model x benchmark, written atomically and merged by the newest.
 
-A *run* is one method x model x benchmark: ``runs/<method>__<model>__<benchmark>-<hash>.json``. The file name is a
-function of the three labels, so re-evaluating the same triple overwrites its file, and the merge additionally keeps
-only the newest file per triple (files copied from elsewhere can carry other names). Each run JSON holds the
-benchmark's metrics and its calibration points (confidence, correct) of computed numbers, so the table
-(``verl_ccrl.eval.table``) can pool calibration over a row's benchmarks without the sample files.
+A *run* is one method x model x benchmark, and the training seed of the model when given (``--seed``):
+``runs/<method>__<model>__<benchmark>-<hash>.json``, or ``...__<benchmark>__seed<seed>-<hash>.json`` with a seed.
+The file name is a function of the labels, so re-evaluating the same labels overwrites its file, and the merge
+additionally keeps only the newest file per labels (files copied from elsewhere can carry other names). Each run JSON
+holds the benchmark's metrics and its calibration points: ``judged`` (confidence, correct) of computed numbers and
+``answer_points`` (confidence, correct) of final answers, so the table (``verl_ccrl.eval.table``) can pool
+calibration over a row's benchmarks without the sample files.
 """
 
 from __future__ import annotations
@@ -34,14 +36,21 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "x"
 
 
-def run_file_name(method: str, model_name: str, benchmark: str) -> str:
-    """File name of a run, stable in its three labels (the hash keeps 'CoT SFT' and 'CoT-SFT' apart).
+def run_file_name(method: str, model_name: str, benchmark: str, seed: int | None = None) -> str:
+    """File name of a run, stable in its labels (the hash keeps 'CoT SFT' and 'CoT-SFT' apart).
+
+    A run without a seed keeps the name it had before seeds existed, so old results still merge and a rerun still
+    replaces them.
 
     >>> run_file_name("CoMT+CCRL", "Qwen2.5-1.5B", "gsm8k")
     'CoMT-CCRL__Qwen2.5-1.5B__gsm8k-f190d7d0.json'
+    >>> run_file_name("CoMT+CCRL", "Qwen2.5-1.5B", "gsm8k", seed=2)
+    'CoMT-CCRL__Qwen2.5-1.5B__gsm8k__seed2-edd7e130.json'
     """
-    digest = hashlib.sha1(json.dumps([method, model_name, benchmark]).encode()).hexdigest()[:8]
-    return f"{_slug(method)}__{_slug(model_name)}__{_slug(benchmark)}-{digest}.json"
+    labels: list = [method, model_name, benchmark] + ([] if seed is None else [seed])
+    digest = hashlib.sha1(json.dumps(labels).encode()).hexdigest()[:8]
+    seed_part = "" if seed is None else f"__seed{seed}"
+    return f"{_slug(method)}__{_slug(model_name)}__{_slug(benchmark)}{seed_part}-{digest}.json"
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -76,13 +85,13 @@ def find_run_files(runs_dir: str) -> list[str]:
 
 
 def load_runs(paths: Iterable[str], *, strict_paths: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """The run JSONs among ``paths``, one per method x model x benchmark (the newest ``created_at`` wins).
+    """The run JSONs among ``paths``, one per method x model x benchmark x seed (the newest ``created_at`` wins).
 
     Files that are not run JSONs are skipped, except those in ``strict_paths`` (given by the user with --merge),
     which raise :class:`EvalError`; a run JSON with missing keys always raises, naming the file and the keys.
     """
     strict = {os.path.abspath(path) for path in strict_paths}
-    chosen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    chosen: dict[tuple[str, str, str, Any], dict[str, Any]] = {}
     for path in dict.fromkeys(os.path.abspath(p) for p in paths):
         try:
             with open(path) as handle:
@@ -101,8 +110,11 @@ def load_runs(paths: Iterable[str], *, strict_paths: Sequence[str] = ()) -> list
         missing = [key for key in RUN_REQUIRED_KEYS if key not in payload]
         if missing:
             raise EvalError(f"{path}: run JSON without {missing}. Re-run the evaluation that wrote it, or delete it.")
+        seed = payload.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise EvalError(f"{path}: 'seed' is {seed!r}, not an integer or null. Fix it, or re-run the evaluation.")
         payload["_path"] = path
-        key = (payload["method"], payload["model_name"], payload["benchmark"])
+        key = (payload["method"], payload["model_name"], payload["benchmark"], payload.get("seed"))
         previous = chosen.get(key)
         if previous is None or str(payload.get("created_at", "")) >= str(previous.get("created_at", "")):
             if previous is not None:

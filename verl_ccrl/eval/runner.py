@@ -5,7 +5,7 @@ Example::
     config = EvalConfig(data=("eval_gsm8k.parquet", "eval_svamp.parquet"), model="ckpt/merged", method="CoMT+CCRL",
                         model_name="Qwen2.5-1.5B", out_dir="results", limit=50)
     outputs = run_evaluation(config)
-    outputs["runs"]["gsm8k"]         # results/runs/CoMT-CCRL__Qwen2.5-1.5B__gsm8k-<hash>.json
+    outputs["runs"]["gsm8k"]         # results/runs/CoMT-CCRL__Qwen2.5-1.5B__gsm8k-<hash>.json (__seedN with a seed)
     outputs["table"]["markdown"]     # results/results.md (every run under results/, plus --merge files)
 """
 
@@ -76,7 +76,7 @@ def run_evaluation(config: EvalConfig, backend: Any = None) -> dict[str, Any]:
                     finish_reason=generation.finish_reason,
                 )
             )
-        name = run_file_name(config.method, config.model_name, benchmark)
+        name = run_file_name(config.method, config.model_name, benchmark, config.seed)
         samples_path = os.path.join(samples_dir, name[: -len(".json")] + ".jsonl")
         with open(samples_path + ".tmp", "w") as handle:
             for record in records:
@@ -89,6 +89,7 @@ def run_evaluation(config: EvalConfig, backend: Any = None) -> dict[str, Any]:
             "method": config.method,
             "model_name": config.model_name,
             "benchmark": benchmark,
+            "seed": config.seed,
             "created_at": now_iso(),
             "model_path": os.path.abspath(config.model),
             "generation": {
@@ -107,9 +108,10 @@ def run_evaluation(config: EvalConfig, backend: Any = None) -> dict[str, Any]:
         }
         written[benchmark] = write_json(os.path.join(runs_dir, name), run)
         logger.info(
-            "%s %s %s: accuracy %.1f%% over %d, %.0f tokens",
+            "%s %s%s %s: accuracy %.1f%% over %d, %.0f tokens",
             config.method,
             config.model_name,
+            "" if config.seed is None else f" seed {config.seed}",
             benchmark,
             metrics["accuracy"],
             metrics["n"],

@@ -1,6 +1,6 @@
 """The merged results table (``results.md``, ``results.csv``) and its figures (``verl_ccrl.eval.plots``) from run JSONs.
 
-Runs are the JSONs of ``verl_ccrl.eval.results``, one per method x model x benchmark.
+Runs are the JSONs of ``verl_ccrl.eval.results``, one per method x model x benchmark (x training seed, ``--seed``).
 
 Table rows are method x model (sorted by model, then method); columns are each benchmark's accuracy (%), then:
 
@@ -9,6 +9,12 @@ Table rows are method x model (sorted by model, then method); columns are each b
   marked ``*`` in the markdown (the CSV lists the benchmarks averaged in ``id_avg_over`` / ``ood_avg_over``).
 - ``Tokens``: mean response tokens over all of the row's responses (weighted by benchmark size).
 - ``OCE@0.9``: overconfident-error rate at 0.9 (%) of the computed numbers pooled over the row's benchmarks.
+
+Seeds: the runs of a row with different seeds are grouped by seed; every column above (and the rates and ECE of the
+calibration table, ``verl_ccrl.eval.calibration_table``) is computed per seed as described, and the row holds the mean
+over seeds and the sample standard deviation (n-1; None for one seed) in ``accuracy_sd`` / ``sd``. A rate undefined
+for a seed (no wrong number) is left out of its mean. Counts (``n``, ``n_judged``...) and the reliability bins pool
+all seeds. With one seed (or none) a row is what it was before seeds existed.
 
 Example::
 
@@ -23,16 +29,27 @@ Example::
 from __future__ import annotations
 
 import csv
-import math
+import logging
 import os
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from verl_ccrl.eval.benchmarks import DEFAULT_ID_BENCHMARKS, DEFAULT_OOD_BENCHMARKS
+from verl_ccrl.eval.calibration_table import (
+    CALIBRATION_RATE_COLUMNS,
+    calibration_csv,
+    calibration_markdown,
+    format_cell,
+    format_number,
+    seed_calibration,
+)
 from verl_ccrl.eval.config import EvalError
 from verl_ccrl.eval.plots import plot_overconfidence, plot_reliability
-from verl_ccrl.eval.scoring import OVERCONFIDENCE_THRESHOLDS, calibration_summary, reliability_bins
+from verl_ccrl.eval.scoring import OVERCONFIDENCE_THRESHOLDS, reliability_bins
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["TableRow", "build_rows", "table_benchmarks", "write_table"]
 
@@ -49,34 +66,94 @@ DISPLAY_NAMES = {
 
 @dataclass
 class TableRow:
-    """One method x model of the results table; accuracies and rates in percent."""
+    """One method x model of the results table; accuracies and rates in percent, means over seeds.
+
+    ``accuracy_sd`` (per benchmark) and ``sd`` (per other CSV column: ``id_avg``, ``mean_tokens``,
+    ``overconfident_error@0.9``, ``answer_ece``...) hold the sample standard deviation over seeds, None with one.
+    """
 
     method: str
     model_name: str
     accuracy: dict[str, float] = field(default_factory=dict)
-    n: dict[str, int] = field(default_factory=dict)
+    n: dict[str, int] = field(default_factory=dict)  # responses, summed over seeds
     id_avg: float | None = None
     ood_avg: float | None = None
-    id_avg_over: tuple[str, ...] = ()
+    id_avg_over: tuple[str, ...] = ()  # the benchmarks of the set that every seed's average covers
     ood_avg_over: tuple[str, ...] = ()
     mean_tokens: float | None = None
     overconfident_error: dict[float, float | None] = field(default_factory=dict)
     ece: float | None = None
-    n_judged: int = 0
+    n_judged: int = 0  # pooled over benchmarks and seeds, as the counts below
     n_wrong: int = 0
-    reliability: list[dict[str, Any]] = field(default_factory=list)
+    reliability: list[dict[str, Any]] = field(default_factory=list)  # all seeds' points pooled
+    answer_overconfident_error: dict[float, float | None] = field(default_factory=dict)
+    answer_ece: float | None = None
+    n_answer_judged: int = 0
+    n_answer_wrong: int = 0
+    seeds: tuple[int | None, ...] = ()  # None: runs without a seed
+    accuracy_sd: dict[str, float | None] = field(default_factory=dict)
+    sd: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
         return f"{self.method} / {self.model_name}"
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.seeds)
 
 
 def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _percent(value: Any) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else 100.0 * float(value)
+def _mean_and_sd(values: Sequence[float | None]) -> tuple[float | None, float | None]:
+    """Mean of the defined values and their sample standard deviation (n-1), None for fewer than two."""
+    defined = [value for value in values if value is not None]
+    return _mean(defined), statistics.stdev(defined) if len(defined) >= 2 else None
+
+
+def _points(runs: Sequence[dict[str, Any]], key: str) -> list[tuple[float, bool]]:
+    return [(float(confidence), bool(correct)) for run in runs for confidence, correct in run.get(key) or []]
+
+
+@dataclass
+class _Seed:
+    """One seed's share of a row: benchmark accuracies and sizes, other columns (CSV names), calibration counts."""
+
+    accuracy: dict[str, float]
+    n: dict[str, int]
+    columns: dict[str, float | None]
+    counts: dict[str, int]
+
+
+def _seed(runs: Sequence[dict[str, Any]], id_benchmarks: Sequence[str], ood_benchmarks: Sequence[str]) -> _Seed:
+    accuracy: dict[str, float] = {}
+    n: dict[str, int] = {}
+    token_sum = token_count = 0.0
+    for run in runs:
+        metrics, benchmark = run["metrics"], run["benchmark"]
+        if metrics.get("accuracy") is not None:
+            accuracy[benchmark] = float(metrics["accuracy"])
+        n[benchmark] = int(metrics.get("n") or 0)
+        if metrics.get("mean_response_tokens") is not None and n[benchmark]:
+            token_sum += float(metrics["mean_response_tokens"]) * n[benchmark]
+            token_count += n[benchmark]
+    columns: dict[str, float | None] = {
+        "id_avg": _mean([accuracy[b] for b in id_benchmarks if b in accuracy]),
+        "ood_avg": _mean([accuracy[b] for b in ood_benchmarks if b in accuracy]),
+        "mean_tokens": token_sum / token_count if token_count else None,
+    }
+    rates, counts = seed_calibration(_points(runs, "judged"), _points(runs, "answer_points"))
+    return _Seed(accuracy, n, {**columns, **rates}, counts)
+
+
+def _summed(counts: Sequence[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for seed_counts in counts:
+        for name, count in seed_counts.items():
+            total[name] = total.get(name, 0) + count
+    return total
 
 
 def build_rows(
@@ -85,36 +162,35 @@ def build_rows(
     ood_benchmarks: Sequence[str] = DEFAULT_OOD_BENCHMARKS,
 ) -> list[TableRow]:
     """Rows of the table from run dicts (see the module docstring for every column's definition)."""
-    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    grouped: dict[tuple[str, str], dict[Any, list[dict[str, Any]]]] = {}
     for run in runs:
-        grouped.setdefault((run["model_name"], run["method"]), []).append(run)
+        grouped.setdefault((run["model_name"], run["method"]), {}).setdefault(run.get("seed"), []).append(run)
     rows = []
-    for (model_name, method), members in sorted(grouped.items()):
-        row = TableRow(method=method, model_name=model_name)
-        points: list[tuple[float, bool]] = []
-        token_sum = token_count = 0.0
-        for run in members:
-            metrics = run["metrics"]
-            benchmark = run["benchmark"]
-            if metrics.get("accuracy") is not None:
-                row.accuracy[benchmark] = float(metrics["accuracy"])
-            row.n[benchmark] = int(metrics.get("n") or 0)
-            if metrics.get("mean_response_tokens") is not None and row.n[benchmark]:
-                token_sum += float(metrics["mean_response_tokens"]) * row.n[benchmark]
-                token_count += row.n[benchmark]
-            points.extend((float(confidence), bool(correct)) for confidence, correct in run.get("judged") or [])
-        row.id_avg_over = tuple(b for b in id_benchmarks if b in row.accuracy)
-        row.ood_avg_over = tuple(b for b in ood_benchmarks if b in row.accuracy)
-        row.id_avg = _mean([row.accuracy[b] for b in row.id_avg_over])
-        row.ood_avg = _mean([row.accuracy[b] for b in row.ood_avg_over])
-        row.mean_tokens = token_sum / token_count if token_count else None
-        calibration = calibration_summary(points)
-        row.overconfident_error = {
-            t: _percent(calibration[f"overconfident_error_rate@{t:g}"]) for t in OVERCONFIDENCE_THRESHOLDS
+    for (model_name, method), by_seed in sorted(grouped.items()):
+        seeds = sorted(by_seed, key=lambda seed: (seed is not None, seed))
+        per_seed = [_seed(by_seed[seed], id_benchmarks, ood_benchmarks) for seed in seeds]
+        row = TableRow(method=method, model_name=model_name, seeds=tuple(seeds), n=_summed([s.n for s in per_seed]))
+        for benchmark in dict.fromkeys(b for s in per_seed for b in s.accuracy):
+            mean, row.accuracy_sd[benchmark] = _mean_and_sd([s.accuracy.get(benchmark) for s in per_seed])
+            row.accuracy[benchmark] = mean
+        means: dict[str, float | None] = {}
+        for column in per_seed[0].columns:
+            means[column], row.sd[column] = _mean_and_sd([s.columns[column] for s in per_seed])
+        covered = [set(s.accuracy) for s in per_seed]
+        if any(benchmarks != covered[0] for benchmarks in covered):
+            logger.warning("%s: its seeds %s cover different benchmarks %s", row.label, list(seeds), covered)
+        row.id_avg_over = tuple(b for b in id_benchmarks if all(b in benchmarks for benchmarks in covered))
+        row.ood_avg_over = tuple(b for b in ood_benchmarks if all(b in benchmarks for benchmarks in covered))
+        row.id_avg, row.ood_avg, row.mean_tokens = means["id_avg"], means["ood_avg"], means["mean_tokens"]
+        row.overconfident_error = {t: means[f"overconfident_error@{t:g}"] for t in OVERCONFIDENCE_THRESHOLDS}
+        row.answer_overconfident_error = {
+            t: means[f"answer_overconfident_error@{t:g}"] for t in OVERCONFIDENCE_THRESHOLDS
         }
-        row.ece = _percent(calibration["ece"])
-        row.n_judged, row.n_wrong = calibration["n_judged"], calibration["n_wrong"]
-        row.reliability = reliability_bins(points)
+        row.ece, row.answer_ece = means["ece"], means["answer_ece"]
+        counts = _summed([s.counts for s in per_seed])
+        row.n_judged, row.n_wrong = counts["n_judged"], counts["n_wrong"]
+        row.n_answer_judged, row.n_answer_wrong = counts["n_answer_judged"], counts["n_answer_wrong"]
+        row.reliability = reliability_bins([p for seed in seeds for p in _points(by_seed[seed], "judged")])
         rows.append(row)
     return rows
 
@@ -126,10 +202,6 @@ def table_benchmarks(
     present = {benchmark for row in rows for benchmark in row.accuracy}
     known = [b for b in (*id_benchmarks, *ood_benchmarks) if b in present]
     return known + sorted(present - set(known))
-
-
-def _cell(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
 
 
 def write_table(
@@ -177,9 +249,12 @@ def _write_markdown(
         id_mark = "*" if row.id_avg is not None and len(row.id_avg_over) < len(id_columns) else ""
         ood_mark = "*" if row.ood_avg is not None and len(row.ood_avg_over) < len(ood_columns) else ""
         partial = partial or bool(id_mark or ood_mark)
-        cells = [row.method, row.model_name, *(_cell(row.accuracy.get(b)) for b in benchmarks)]
-        cells += [_cell(row.id_avg) + id_mark, _cell(row.ood_avg) + ood_mark, _cell(row.mean_tokens, 0)]
-        cells.append(_cell(row.overconfident_error.get(0.9)))
+        cells = [row.method, row.model_name]
+        cells += [format_cell(row.accuracy.get(b), row.accuracy_sd.get(b)) for b in benchmarks]
+        cells += [format_cell(row.id_avg, row.sd.get("id_avg")) + id_mark]
+        cells += [format_cell(row.ood_avg, row.sd.get("ood_avg")) + ood_mark]
+        cells += [format_cell(row.mean_tokens, row.sd.get("mean_tokens"), 0)]
+        cells.append(format_cell(row.overconfident_error.get(0.9), row.sd.get("overconfident_error@0.9")))
         lines.append("| " + " | ".join(cells) + " |")
     others = [b for b in benchmarks if b not in id_benchmarks and b not in ood_benchmarks]
     notes = [
@@ -194,27 +269,38 @@ def _write_markdown(
         notes.append(f"Not in either average: {', '.join(others)}.")
     if partial:
         notes.append("*: averaged over fewer benchmarks than the column's set (a benchmark was not evaluated).")
+    seeded = [row for row in rows if row.n_seeds >= 2]
+    if seeded:
+        notes.append(
+            "x ± s: mean and sample standard deviation (n-1) over training seeds, each seed's value computed as "
+            "above; seeds: " + "; ".join(f"{row.label}: {_seed_list(row)}" for row in seeded) + "."
+        )
     with open(path, "w") as handle:
-        handle.write("\n".join(lines + notes) + "\n")
+        handle.write("\n".join(lines + notes + calibration_markdown(rows)) + "\n")
 
 
-def _number(value: float | None, digits: int = 4) -> str:
-    return "" if value is None else f"{value:.{digits}f}"
+def _seed_list(row: TableRow, separator: str = ", ") -> str:
+    return separator.join("none" if seed is None else str(seed) for seed in row.seeds)
 
 
 def _write_csv(path: str, rows: Sequence[TableRow], benchmarks: Sequence[str]) -> None:
-    thresholds = OVERCONFIDENCE_THRESHOLDS
-    header = ["method", "model", *benchmarks, "id_avg", "ood_avg", "mean_tokens", "overconfident_error@0.9"]
-    header += [f"overconfident_error@{t:g}" for t in thresholds if t != 0.9]
+    oce_thresholds = (0.9, *(t for t in OVERCONFIDENCE_THRESHOLDS if t != 0.9))
+    header = ["method", "model", *benchmarks, "id_avg", "ood_avg", "mean_tokens"]
+    header += [f"overconfident_error@{t:g}" for t in oce_thresholds]
     header += ["ece", "n_judged", "n_wrong", "id_avg_over", "ood_avg_over", *(f"n_{b}" for b in benchmarks)]
+    header += [*calibration_csv(None), "n_seeds", "seeds"]
+    sd_columns = ["id_avg", "ood_avg", "mean_tokens", *CALIBRATION_RATE_COLUMNS]
+    header += [f"{column}_sd" for column in (*benchmarks, *sd_columns)]
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         for row in rows:
-            record = [row.method, row.model_name, *(_number(row.accuracy.get(b)) for b in benchmarks)]
-            record += [_number(row.id_avg), _number(row.ood_avg), _number(row.mean_tokens)]
-            record.append(_number(row.overconfident_error.get(0.9)))
-            record += [_number(row.overconfident_error.get(t)) for t in thresholds if t != 0.9]
-            record += [_number(row.ece), row.n_judged, row.n_wrong, " ".join(row.id_avg_over)]
+            record = [row.method, row.model_name, *(format_number(row.accuracy.get(b)) for b in benchmarks)]
+            record += [format_number(row.id_avg), format_number(row.ood_avg), format_number(row.mean_tokens)]
+            record += [format_number(row.overconfident_error.get(t)) for t in oce_thresholds]
+            record += [format_number(row.ece), row.n_judged, row.n_wrong, " ".join(row.id_avg_over)]
             record += [" ".join(row.ood_avg_over), *(row.n.get(b, "") for b in benchmarks)]
+            record += [*calibration_csv(row), row.n_seeds, _seed_list(row, " ")]
+            record += [format_number(row.accuracy_sd.get(b)) for b in benchmarks]
+            record += [format_number(row.sd.get(column)) for column in sd_columns]
             writer.writerow(record)
