@@ -1,5 +1,5 @@
-"""``python -m verl_ccrl.eval``: seeds (one table row, mean and sample sd), the final answer's confidence and the
-calibration table.
+"""``python -m verl_ccrl.eval``: seeds (one table row, mean and sample sd), the final answer's confidence, the
+calibration table, and the training curves of verl's file logger (``curves``).
 
 Run JSONs are written by hand here, in the format of ``verl_ccrl.eval.runner``; the end-to-end runs live in
 ``test_eval.py``.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import re
 import statistics
@@ -17,6 +18,7 @@ import pytest
 
 from verl_ccrl.calibration import measure_calibration
 from verl_ccrl.eval.cli import main
+from verl_ccrl.eval.curves import read_metric_log, training_curves
 from verl_ccrl.eval.data import EvalExample
 from verl_ccrl.eval.results import RUN_SCHEMA, run_file_name
 from verl_ccrl.eval.scoring import score_sample
@@ -174,3 +176,40 @@ def test_calibration_table_rates_equal_measure_calibration_of_the_same_points(tm
         assert float(row[f"{prefix}ece"]) == pytest.approx(100 * calibration.ece)
     assert (row["n_judged"], row["n_answer_judged"], row["n_answer_wrong"]) == ("5", "4", "2")
     assert "| CoMT+CCRL / toy | 1 | 5 | " in markdown.split("## Calibration")[1]
+
+
+def _log(path, values_by_step, extra_lines=()):
+    lines = [json.dumps({"step": step, "data": data}) for step, data in values_by_step.items()]
+    path.write_text("\n".join([*lines, *extra_lines]) + "\n")
+    return str(path)
+
+
+def test_curves_of_two_seeds_write_a_png_and_average_each_step(tmp_path):
+    seed1 = _log(tmp_path / "ccrl_s1.jsonl", {1: {"ccrl/ece": 0.2, "ccrl/outcome_mean": 0.1}, 2: {"ccrl/ece": 0.1}})
+    seed2 = _log(tmp_path / "ccrl_s2.jsonl", {1: {"ccrl/ece": 0.4}, 2: {"ccrl/ece": 0.3, "ccrl/outcome_mean": 0.5}})
+    outcome = _log(tmp_path / "outcome_s1.jsonl", {1: {"ccrl/ece": 0.5, "ccrl/outcome_mean": 0.0}})
+    png = tmp_path / "plots" / "curves.png"
+    logs = [f"CCRL={seed1}", f"CCRL={seed2}", f"outcome={outcome}"]
+    assert main(["curves", "--logs", *logs, "--out", str(png), "--quiet"]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    curves = training_curves({"CCRL": [seed1, seed2], "outcome": [outcome]}, ["ccrl/ece", "ccrl/outcome_mean"])
+    ece = curves["ccrl/ece"]["CCRL"]
+    assert (ece.steps, ece.mean, ece.low, ece.high) == ((1, 2), pytest.approx((0.3, 0.2)), (0.2, 0.1), (0.4, 0.3))
+    outcome_mean = curves["ccrl/outcome_mean"]["CCRL"]  # each seed logged it at one step only
+    assert (outcome_mean.steps, outcome_mean.mean, outcome_mean.n_files) == ((1, 2), (0.1, 0.5), 2)
+
+
+def test_a_torn_line_is_skipped_and_counted(tmp_path, caplog):
+    path = _log(tmp_path / "run.jsonl", {1: {"ccrl/ece": 0.2}, 2: {"ccrl/ece": 0.1}}, ['{"step": 3, "data": {"ccr'])
+    with caplog.at_level(logging.WARNING):
+        log = read_metric_log(path)
+    assert sorted(log.steps) == [1, 2] and log.skipped_lines == 1
+    assert "skipped 1 unreadable line(s) of 3" in caplog.text and "run.jsonl" in caplog.text
+
+
+def test_a_missing_log_file_is_an_error_naming_it(tmp_path, capsys):
+    missing = tmp_path / "no_such.jsonl"
+    assert main(["curves", "--logs", f"CCRL={missing}", "--out", str(tmp_path / "c.png")]) == 2
+    error = capsys.readouterr().err
+    assert f"{missing}: no such file" in error and "Traceback" not in error

@@ -4,12 +4,14 @@ numbers a response computes (overconfident-error rate, ECE, reliability diagram)
 ``python -m verl_ccrl.eval --model DIR --method CoMT+CCRL --data eval_gsm8k.parquet --out-dir results`` generates
 (transformers or vLLM, greedy), scores with :func:`verl_ccrl.score_response`, and writes per-run JSONs plus the
 merged ``results.md`` / ``results.csv`` / ``reliability.png`` / ``overconfidence.png``;
-``python -m verl_ccrl.eval table --runs-dir results`` re-merges.
+``python -m verl_ccrl.eval table --runs-dir results`` re-merges; ``python -m verl_ccrl.eval curves --logs
+LABEL=FILE ... --out curves.png`` plots training curves from verl's file logger.
 
 Modules: ``benchmarks`` (names, ID/OOD sets), ``config`` (dataclasses), ``data`` (parquet reading), ``generation``
 (a response with entropies; transformers generate), ``backends`` (transformers / vLLM), ``scoring`` (per response and
-per benchmark), ``results`` (run JSONs), ``table`` (the merged table), ``plots`` (its figures), ``runner`` (one run
-end to end), ``cli``. Importing this package imports neither vLLM nor matplotlib.
+per benchmark), ``results`` (run JSONs), ``table`` (the merged table, mean and spread over seeds),
+``calibration_table`` (its "Calibration" part), ``plots`` (its figures and the training curves), ``curves`` (reading
+the training logs), ``runner`` (one run end to end), ``cli``. Importing this package imports neither vLLM nor matplotlib.
 
 Example::
 
@@ -19,7 +21,8 @@ Example::
 """
 
 from verl_ccrl.eval.benchmarks import DEFAULT_ID_BENCHMARKS, DEFAULT_OOD_BENCHMARKS, canonical_benchmark_name
-from verl_ccrl.eval.config import EvalConfig, EvalConfigError, EvalError, TableConfig
+from verl_ccrl.eval.config import CurvesConfig, EvalConfig, EvalConfigError, EvalError, TableConfig
+from verl_ccrl.eval.curves import training_curves
 from verl_ccrl.eval.data import EvalExample, load_eval_file, load_eval_files
 from verl_ccrl.eval.results import load_runs
 from verl_ccrl.eval.runner import merge_table, run_evaluation
@@ -35,6 +38,7 @@ from verl_ccrl.eval.table import build_rows, write_table
 __all__ = [
     "DEFAULT_ID_BENCHMARKS",
     "DEFAULT_OOD_BENCHMARKS",
+    "CurvesConfig",
     "EvalConfig",
     "EvalConfigError",
     "EvalError",
@@ -52,5 +56,6 @@ __all__ = [
     "run_evaluation",
     "score_sample",
     "summarize_benchmark",
+    "training_curves",
     "write_table",
 ]

@@ -1,7 +1,8 @@
-"""``python -m verl_ccrl.eval``: evaluate a model on eval parquets, or (``table``) re-merge the results table.
+"""``python -m verl_ccrl.eval``: evaluate a model on eval parquets, (``table``) re-merge the results table, or
+(``curves``) plot training curves from verl's file logger.
 
-Flags are generated from :class:`~verl_ccrl.eval.config.EvalConfig` / :class:`~verl_ccrl.eval.config.TableConfig`, so
-``--help`` shows each field's help text. Problems the user can fix (bad file, missing field, bad flag, model not
+Flags are generated from the dataclasses of :mod:`verl_ccrl.eval.config` (``EvalConfig``, ``TableConfig``,
+``CurvesConfig``), so ``--help`` shows each field's help text. Problems the user can fix (bad file, missing field, bad flag, model not
 found) print one ``error:`` line naming the file or field and the fix, and exit with status 2.
 
 Example::
@@ -9,6 +10,7 @@ Example::
     python -m verl_ccrl.eval --model ckpt/merged --method CoMT+CCRL --model-name Qwen2.5-1.5B \\
         --data eval_gsm8k.parquet eval_svamp.parquet --out-dir results --limit 100
     python -m verl_ccrl.eval table --runs-dir results
+    python -m verl_ccrl.eval curves --logs CCRL=ccrl_s1.jsonl CCRL=ccrl_s2.jsonl outcome=out_s1.jsonl --out curves.png
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ import logging
 import sys
 from dataclasses import MISSING, fields
 
-from verl_ccrl.eval.config import EvalConfig, EvalError, TableConfig
+from verl_ccrl.eval.config import CurvesConfig, EvalConfig, EvalError, TableConfig
 
-__all__ = ["build_run_parser", "build_table_parser", "main"]
+__all__ = ["build_curves_parser", "build_run_parser", "build_table_parser", "main"]
 
 RUN_DESCRIPTION = (
     "Evaluate a model on eval parquet files (greedy decoding) and score every response with the CCRL number "
@@ -33,6 +35,12 @@ RUN_DESCRIPTION = (
 TABLE_DESCRIPTION = (
     "Re-merge the run JSONs under --runs-dir (and --merge files) into results.md, results.csv, reliability.png "
     "and overconfidence.png, without generating."
+)
+CURVES_DESCRIPTION = (
+    "Plot training curves from the JSONL logs of verl's file logger (trainer.logger including 'file', path from "
+    "VERL_FILE_LOGGER_PATH): one panel per metric against the training step, one line per label (the mean over "
+    "that label's files, i.e. seeds, with a min-max band when there are 2+). Unreadable lines are skipped with a "
+    "warning that counts them."
 )
 
 
@@ -67,7 +75,7 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m verl_ccrl.eval",
         description=RUN_DESCRIPTION,
-        epilog="Subcommand: `python -m verl_ccrl.eval table --help`.",
+        epilog="Subcommands: `python -m verl_ccrl.eval table --help`, `python -m verl_ccrl.eval curves --help`.",
     )
     _add_config_arguments(parser, EvalConfig)
     parser.add_argument("--quiet", action="store_true", help="Log warnings only (no per-benchmark summary lines).")
@@ -81,20 +89,32 @@ def build_table_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_curves_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m verl_ccrl.eval curves", description=CURVES_DESCRIPTION)
+    _add_config_arguments(parser, CurvesConfig)
+    parser.add_argument("--quiet", action="store_true", help="Log warnings only.")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    table_mode = bool(arguments) and arguments[0] == "table"
-    if arguments and arguments[0] in ("table", "run"):
+    mode = arguments[0] if arguments and arguments[0] in ("table", "curves", "run") else "run"
+    if arguments and arguments[0] == mode:
         arguments = arguments[1:]
-    parser = build_table_parser() if table_mode else build_run_parser()
-    namespace = vars(parser.parse_args(arguments))
+    parsers = {"table": build_table_parser, "curves": build_curves_parser, "run": build_run_parser}
+    namespace = vars(parsers[mode]().parse_args(arguments))
     quiet = namespace.pop("quiet")
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s %(message)s")
     try:
-        if table_mode:
+        if mode == "table":
             from verl_ccrl.eval.runner import merge_table
 
             outputs = merge_table(TableConfig(**namespace))
+        elif mode == "curves":
+            from verl_ccrl.eval.plots import plot_training_curves
+
+            config = CurvesConfig(**namespace)
+            outputs = {"curves": plot_training_curves(config.paths_by_label(), config.out, config.metrics)}
         else:
             from verl_ccrl.eval.runner import run_evaluation
 

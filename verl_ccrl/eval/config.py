@@ -24,7 +24,9 @@ from verl_ccrl.eval.benchmarks import DEFAULT_ID_BENCHMARKS, DEFAULT_OOD_BENCHMA
 
 __all__ = [
     "BACKENDS",
+    "DEFAULT_CURVE_METRICS",
     "DTYPES",
+    "CurvesConfig",
     "EvalConfig",
     "EvalConfigError",
     "EvalError",
@@ -204,6 +206,65 @@ class EvalConfig:
                 f"--seed (seed={self.seed!r}) must be an integer >= 0: the training seed of the model. Pass e.g. "
                 "--seed 1, or leave it out for a model trained once."
             )
+
+
+DEFAULT_CURVE_METRICS = (
+    "ccrl/outcome_mean",
+    "ccrl/confidence_term_mean",
+    "ccrl/overconfident_error_rate@0.9",
+    "ccrl/ece",
+    "ccrl/mean_confidence_correct",
+    "ccrl/mean_confidence_wrong",
+)
+
+
+@dataclass
+class CurvesConfig:
+    """Training curves from verl's ``file`` logger: which logs, under which labels, which metrics, where to."""
+
+    logs: tuple[str, ...] = _option(
+        (),
+        "LABEL=FILE pairs: a JSONL log of verl's file logger (trainer.logger including 'file'; the path is "
+        "VERL_FILE_LOGGER_PATH). Several files with the same LABEL are seeds: one line, their mean, with a min-max "
+        "band.",
+        nargs="+",
+        required=True,
+        metavar="LABEL=FILE",
+    )
+    out: str = _option("", "The PNG written: one panel per metric, x = training step.", required=True, metavar="PNG")
+    metrics: tuple[str, ...] = _option(
+        DEFAULT_CURVE_METRICS,
+        "Metric names of the log's 'data', one panel each; a metric missing from a file is skipped for that file.",
+        nargs="+",
+        metavar="METRIC",
+    )
+
+    def __post_init__(self) -> None:
+        self.logs = _tuple_of_strings("logs", self.logs)
+        self.metrics = _tuple_of_strings("metrics", self.metrics)
+        if not self.logs or not self.metrics:
+            empty = "--logs" if not self.logs else "--metrics"
+            raise EvalConfigError(f"{empty} lists nothing. Pass e.g. --logs CCRL=ccrl_seed1.jsonl.")
+        if not str(self.out).strip():
+            raise EvalConfigError("--out (out='') is empty. Pass the PNG to write, e.g. --out curves.png.")
+        self.paths_by_label()  # a malformed LABEL=FILE fails here, before any file is read
+
+    def paths_by_label(self) -> dict[str, list[str]]:
+        """``--logs`` as label -> files, labels in their first-seen order.
+
+        >>> CurvesConfig(logs=("CCRL=a.jsonl", "outcome=b.jsonl", "CCRL=c.jsonl"), out="x.png").paths_by_label()
+        {'CCRL': ['a.jsonl', 'c.jsonl'], 'outcome': ['b.jsonl']}
+        """
+        grouped: dict[str, list[str]] = {}
+        for entry in self.logs:
+            label, separator, path = entry.partition("=")
+            if not separator or not label.strip() or not path.strip():
+                raise EvalConfigError(
+                    f"--logs: {entry!r} is not LABEL=FILE. Write e.g. --logs CCRL=logs/ccrl_seed1.jsonl (several "
+                    "files with one label are that label's seeds)."
+                )
+            grouped.setdefault(label.strip(), []).append(path.strip())
+        return grouped
 
 
 def fields_help(cls: type = EvalConfig) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The results table's figures: the reliability diagram and the overconfident-error rates of each table row.
+"""The results table's figures (the reliability diagram and the overconfident-error rates of each table row) and the
+training curves of verl's file logger (``python -m verl_ccrl.eval curves``).
 
 matplotlib is imported only when a figure is drawn (``Agg``: files only), so importing ``verl_ccrl.eval`` does not
 import it.
@@ -6,15 +7,18 @@ import it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from verl_ccrl.eval.config import DEFAULT_CURVE_METRICS
+from verl_ccrl.eval.curves import training_curves
 from verl_ccrl.eval.scoring import OVERCONFIDENCE_THRESHOLDS
 
 if TYPE_CHECKING:
     from verl_ccrl.eval.table import TableRow
 
-__all__ = ["plot_overconfidence", "plot_reliability"]
+__all__ = ["plot_overconfidence", "plot_reliability", "plot_training_curves"]
 
 
 def _pyplot():
@@ -71,3 +75,38 @@ def plot_overconfidence(path: str, rows: Sequence[TableRow]) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def plot_training_curves(
+    paths_by_label: dict[str, list[str]],
+    out_png: str,
+    metrics: Sequence[str] = DEFAULT_CURVE_METRICS,
+) -> str:
+    """One panel per metric against the training step, one line per label: the mean over the label's files (seeds),
+    with a shaded min-max band when 2+ files logged the metric. Data from :func:`verl_ccrl.eval.curves.training_curves`
+    (metrics missing in a file are skipped for it; a missing file raises ``EvalError``). Returns ``out_png``."""
+    curves = training_curves(paths_by_label, metrics)
+    plt = _pyplot()
+    columns = min(3, max(len(metrics), 1))
+    rows = -(-len(metrics) // columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
+    for position, metric in enumerate(metrics):
+        axes = grid[position // columns][position % columns]
+        for label, curve in curves[metric].items():
+            shown = label if curve.n_files < 2 else f"{label} (mean of {curve.n_files})"
+            (line,) = axes.plot(curve.steps, curve.mean, label=shown, linewidth=1.5)
+            if curve.n_files >= 2:
+                axes.fill_between(curve.steps, curve.low, curve.high, color=line.get_color(), alpha=0.2, linewidth=0)
+        if curves[metric]:
+            axes.legend(fontsize=7)
+        else:
+            axes.text(0.5, 0.5, "not in the logs", ha="center", va="center", transform=axes.transAxes, color="grey")
+        axes.set_title(metric, fontsize=9)
+        axes.set_xlabel("step")
+    for position in range(len(metrics), rows * columns):
+        grid[position // columns][position % columns].set_visible(False)
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(out_png)), exist_ok=True)
+    figure.savefig(out_png, dpi=120)
+    plt.close(figure)
+    return out_png
