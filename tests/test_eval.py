@@ -362,7 +362,11 @@ def test_an_eval_row_marked_text_carries_its_answer_type_to_scoring(tmp_path):
     example = load_eval_files([_write_parquet(tmp_path / "eval_asdiv.parquet", rows)])["asdiv"][0]
     assert example.answer_type == "text"
     record = score_sample(
-        example, "The ratio is 5 : 6. The answer is 5:6.", token_spans=None, entropies=None, n_tokens=10,
+        example,
+        "The ratio is 5 : 6. The answer is 5:6.",
+        token_spans=None,
+        entropies=None,
+        n_tokens=10,
         finish_reason="stop",
     )
     assert record["correct"] is True
