@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
 # The toy-world study through verl's real trainers, on CPU (DEVICE=cuda for one GPU):
-#   toy_world base model -> CoMT SFT (verl.trainer.sft_trainer) -> RL with the ccrl reward manager
-#   (python -m verl_ccrl.main_ppo, GRPO): CCRL (alpha, beta) vs outcome-only (alpha = beta = 0) from the same SFT
-#   checkpoint, for each seed in SEEDS -> greedy evaluation on the ID and both OOD splits -> table and plots.
+#   committed toy base model -> CoMT SFT (verl.trainer.sft_trainer) -> for each seed in SEEDS and each variant in
+#   VARIANTS, RL with the ccrl reward manager (python -m verl_ccrl.main_ppo, GRPO) from that one SFT checkpoint ->
+#   greedy evaluation on the ID split and both OOD splits -> results table (mean +- sd over seeds), calibration
+#   table, reliability and overconfidence plots, and the ccrl/* training curves.
 #
-#   bash recipes/toy_world_quick.sh                        # outputs under ./outputs/toy_world_quick
-#   PRESET=full bash recipes/toy_world_quick.sh            # 3 seeds, more SFT data and RL steps (documented below)
-#   SEEDS="1 2 3" RL_TOTAL_STEPS=20 bash recipes/toy_world_quick.sh
+#   bash recipes/toy_world.sh                      # PRESET=quick; outputs under ./outputs/toy_world_quick
+#   PRESET=full bash recipes/toy_world.sh          # 3 seeds, the brier shaping too, more data and RL steps
+#   SEEDS="1 2 3" RL_TOTAL_STEPS=20 bash recipes/toy_world.sh
 #
-# The base model is BASE_MODEL (default toy_world/checkpoints/base); when it is missing it is trained first with
-# BASE_TRAIN_ARGS (python -m toy_world.train), which costs far more than the rest: see toy_world/__init__.py.
-#
-# NOT YET RUN END TO END. Known defect: verl loads the tokenizer with AutoTokenizer, which in transformers 5.10
-# replaces the toy word-level tokenizer beside a qwen2 config.json by Qwen2Tokenizer and garbles every prompt
-# (tests/test_toy_world.py, the xfail test). Only DRY_RUN=1 is checked until the toy tokenizer is a byte-level BPE.
+# Variants: ccrl = CCRL with (CCRL_ALPHA, CCRL_BETA) and the linear shaping; outcome = the same trainer with
+# alpha = beta = 0; brier = CCRL with ccrl.shaping=brier. The base model is BASE_MODEL (default: the committed
+# toy_world/checkpoints/base); when it is missing it is trained first with BASE_TRAIN_ARGS (python -m toy_world.train,
+# which reproduces the committed one: toy_world/checkpoints/README.md).
 set -euo pipefail
 
 RECIPE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,19 +21,20 @@ PYTHON=${PYTHON:-python3}
 PRESET=${PRESET:-quick}
 OUT_DIR=${OUT_DIR:-$PWD/outputs/toy_world_$PRESET}
 BASE_MODEL=${BASE_MODEL:-$PROJECT_DIR/toy_world/checkpoints/base}
-BASE_TRAIN_ARGS=${BASE_TRAIN_ARGS:-"--size s --form mix --batch 32 --lr 3e-3 --warmup 100 --steps 1000 --eval-n 0"}
+BASE_TRAIN_ARGS=${BASE_TRAIN_ARGS:-"--size xs --form mix --batch 32 --lr 3e-3 --warmup 100 --steps 3000 --eval-every 1000 --eval-n 100"}
 
 case "$PRESET" in
-  quick) defaults=(SEEDS="1 2" N_SFT=256 N_RL=256 N_EVAL=100 SFT_EPOCHS=1 RL_TOTAL_STEPS=8) ;;
-  full) defaults=(SEEDS="1 2 3" N_SFT=2000 N_RL=2000 N_EVAL=500 SFT_EPOCHS=2 RL_TOTAL_STEPS=60) ;;
-  *) echo "toy_world_quick: PRESET=$PRESET is not quick or full" >&2; exit 2 ;;
+  quick) defaults=(SEEDS="1 2" VARIANTS="ccrl outcome" N_SFT=256 N_RL=256 N_EVAL=100 SFT_EPOCHS=1 RL_TOTAL_STEPS=8) ;;
+  full) defaults=(SEEDS="1 2 3" VARIANTS="ccrl outcome brier" N_SFT=2000 N_RL=2000 N_EVAL=500 SFT_EPOCHS=2
+                  RL_TOTAL_STEPS=60) ;;
+  *) echo "toy_world: PRESET=$PRESET is not quick or full" >&2; exit 2 ;;
 esac
 for assignment in "${defaults[@]}"; do
   name=${assignment%%=*}
   if [ -z "${!name:-}" ]; then export "$assignment"; fi
 done
 
-export DEVICE=${DEVICE:-cpu} NNODES=1 N_GPUS_PER_NODE=1 LOGGER="[console]"
+export DEVICE=${DEVICE:-cpu} NNODES=1 N_GPUS_PER_NODE=1 LOGGER="[console,file]"
 export MODEL_NAME=toy MODEL_TAG=toy-qwen2 MODEL_PATH=$BASE_MODEL
 export DATA_DIR=$OUT_DIR/data EVAL_DIR=$OUT_DIR/data VAL_FILE=$OUT_DIR/data/eval_toy_test.parquet
 export CKPT_DIR=$OUT_DIR/checkpoints RESULTS_DIR=$OUT_DIR/results
@@ -44,8 +44,9 @@ export RL_ESTIMATOR=grpo RL_EPOCHS=1 TRAIN_BATCH_SIZE=${TRAIN_BATCH_SIZE:-8} PPO
 export ROLLOUT_N=${ROLLOUT_N:-4} MAX_PROMPT_LENGTH=160 MAX_RESPONSE_LENGTH=${MAX_RESPONSE_LENGTH:-160}
 export ACTOR_LR=${ACTOR_LR:-1e-4} SAVE_FREQ=$RL_TOTAL_STEPS TEST_FREQ=-1 KL_COEF=0.0 TEMPERATURE=1.0
 export CCRL_ALPHA=${CCRL_ALPHA:-0.25} CCRL_BETA=${CCRL_BETA:-0.5}
+LOG_DIR=$OUT_DIR/logs
 
-mkdir -p "$OUT_DIR"
+mkdir -p "$OUT_DIR" "$LOG_DIR"
 # DRY_RUN=1 checks the SFT and RL configurations against verl's schema (recipes/common.sh) and trains nothing.
 DRY_RUN=${DRY_RUN:-0}
 if [ "$DRY_RUN" != 1 ]; then
@@ -57,30 +58,45 @@ if [ "$DRY_RUN" != 1 ]; then
 fi
 
 eval_files=()
-for split in test ood_combo ood_steps; do eval_files+=("toy_$split=$DATA_DIR/eval_toy_$split.parquet"); done
-evaluate() {  # $1 model dir, $2 method label
+for split in test ood_combo ood_steps; do eval_files+=("toy_${split/test/id}=$DATA_DIR/eval_toy_$split.parquet"); done
+evaluate() {  # $1 model dir, $2 method label, $3 seed (empty for none)
   if [ "$DRY_RUN" = 1 ]; then echo "DRY RUN eval: $2 on $1"; return; fi
+  local seed_args=()
+  if [ -n "$3" ]; then seed_args=(--seed "$3"); fi
   "$PYTHON" -m verl_ccrl.eval --model "$1" --method "$2" --model-name "$MODEL_TAG" --backend transformers \
-    --max-new-tokens "$MAX_RESPONSE_LENGTH" --out-dir "$RESULTS_DIR" --quiet \
-    --id-benchmarks toy_test --ood-benchmarks toy_ood_combo toy_ood_steps --data "${eval_files[@]}"
+    --max-new-tokens "$MAX_RESPONSE_LENGTH" --out-dir "$RESULTS_DIR" --quiet "${seed_args[@]}" \
+    --id-benchmarks toy_id --ood-benchmarks toy_ood_combo toy_ood_steps --data "${eval_files[@]}"
 }
 
 # One CoMT SFT checkpoint; every RL run starts from it.
-(export METHOD=comt_ccrl EXPERIMENT_NAME=toy_comt STAGES=sft && source "$RECIPE_DIR/common.sh" && ccrl_recipe_main)
+(export METHOD=comt_ccrl EXPERIMENT_NAME=toy_comt STAGES=sft VERL_FILE_LOGGER_PATH=$LOG_DIR/toy_comt_sft.jsonl \
+   && source "$RECIPE_DIR/common.sh" && ccrl_recipe_main)
 sft_model=$(source "$RECIPE_DIR/common.sh" && ccrl_latest_hf "$CKPT_DIR/toy_comt/sft" huggingface)
-evaluate "$sft_model" "CoMT-SFT"
+evaluate "$sft_model" "CoMT-SFT" ""
 
+curve_args=()
 for seed in $SEEDS; do
-  for variant in ccrl outcome; do
-    if [ "$variant" = ccrl ]; then alpha=$CCRL_ALPHA beta=$CCRL_BETA label="CoMT+CCRL"; else
-      alpha=0 beta=0 label="CoMT+outcome-RL"; fi
-    (export METHOD=comt_ccrl EXPERIMENT_NAME=toy_${variant}_seed$seed STAGES=rl SFT_MODEL_PATH=$sft_model \
-       CCRL_ALPHA=$alpha CCRL_BETA=$beta && source "$RECIPE_DIR/common.sh" \
-       && ccrl_recipe_main "data.seed=$seed" "actor_rollout_ref.rollout.seed=$seed")
-    rl_model=$(source "$RECIPE_DIR/common.sh" && ccrl_latest_hf "$CKPT_DIR/toy_${variant}_seed$seed/rl" actor/huggingface)
-    evaluate "$rl_model" "$label (seed $seed)"
+  for variant in $VARIANTS; do
+    case "$variant" in
+      ccrl) alpha=$CCRL_ALPHA beta=$CCRL_BETA shaping=linear label="CoMT+CCRL" ;;
+      outcome) alpha=0 beta=0 shaping=linear label="CoMT+outcome-RL" ;;
+      brier) alpha=$CCRL_ALPHA beta=$CCRL_BETA shaping=brier label="CoMT+CCRL-brier" ;;
+      *) echo "toy_world: VARIANTS has '$variant'; use ccrl, outcome, brier" >&2; exit 2 ;;
+    esac
+    run=toy_${variant}_seed$seed
+    export VERL_FILE_LOGGER_PATH=$LOG_DIR/$run.jsonl
+    (export METHOD=comt_ccrl EXPERIMENT_NAME=$run STAGES=rl SFT_MODEL_PATH=$sft_model \
+       CCRL_ALPHA=$alpha CCRL_BETA=$beta CCRL_SHAPING=$shaping && source "$RECIPE_DIR/common.sh" \
+       && ccrl_recipe_main "data.seed=$seed" "actor_rollout_ref.rollout.seed=$seed" \
+         trainer.val_before_train=False)
+    rl_model=$(source "$RECIPE_DIR/common.sh" && ccrl_latest_hf "$CKPT_DIR/$run/rl" actor/huggingface)
+    evaluate "$rl_model" "$label" "$seed"
+    curve_args+=("$label=$VERL_FILE_LOGGER_PATH")
   done
 done
 if [ "$DRY_RUN" = 1 ]; then exit 0; fi
-"$PYTHON" -m verl_ccrl.eval table --runs-dir "$RESULTS_DIR"
-echo "results: $RESULTS_DIR/results.md, $RESULTS_DIR/results.csv, $RESULTS_DIR/reliability.png, $RESULTS_DIR/overconfidence.png"
+"$PYTHON" -m verl_ccrl.eval table --runs-dir "$RESULTS_DIR" \
+  --id-benchmarks toy_id --ood-benchmarks toy_ood_combo toy_ood_steps
+"$PYTHON" -m verl_ccrl.eval curves --logs "${curve_args[@]}" --out "$RESULTS_DIR/training_curves.png"
+echo "toy_world ($PRESET): $SECONDS s; results: $RESULTS_DIR/results.md, results.csv, reliability.png," \
+  "overconfidence.png, training_curves.png"

@@ -70,8 +70,21 @@ def test_the_cpu_demo_passes_its_dry_run(tmp_path):
     assert result.stdout.count("; rollout=hf_cpu, ccrl.entropy_source=actor") == 2  # CPU mode's rollout
 
 
-def test_the_toy_world_preset_checks_one_sft_and_two_rl_runs_for_a_seed(tmp_path):
-    result = dry_run("toy_world_quick.sh", cwd=tmp_path, OUT_DIR=str(tmp_path / "toy"), SEEDS="1")
+def test_the_toy_world_quick_preset_checks_one_sft_and_two_rl_runs_per_seed(tmp_path):
+    result = dry_run("toy_world.sh", cwd=tmp_path, OUT_DIR=str(tmp_path / "toy"))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count("DRY RUN OK (sft)") == 1
-    assert result.stdout.count("DRY RUN OK (ppo)") == 2  # CCRL and outcome-only from the one SFT checkpoint
+    assert result.stdout.count("DRY RUN OK (ppo)") == 4  # CCRL and outcome-only, 2 seeds, from one SFT checkpoint
+    assert result.stdout.count("; rollout=hf_cpu, ccrl.entropy_source=actor") == 4
+
+
+def test_the_toy_world_full_preset_adds_the_brier_shaping(tmp_path):
+    result = dry_run("toy_world.sh", cwd=tmp_path, OUT_DIR=str(tmp_path / "toy"), PRESET="full", SEEDS="1")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.count("DRY RUN OK (ppo)") == 3
+    assert result.stdout.count("DRY RUN eval: CoMT+CCRL-brier") == 1
+
+
+def test_an_unknown_toy_world_variant_is_refused_naming_it(tmp_path):
+    result = dry_run("toy_world.sh", cwd=tmp_path, OUT_DIR=str(tmp_path / "toy"), VARIANTS="ccrl grpo")
+    assert result.returncode == 2 and "'grpo'" in result.stderr

@@ -14,31 +14,26 @@ module                       what it holds
 ============================ ======================================================================================
 
 ``data_prep`` reads the generator as source ``toy_world`` (``python -m data_prep rl --source toy_world --split
-ood_steps ...``); ``recipes/toy_world_quick.sh`` runs the study through verl.
+ood_steps ...``); ``recipes/toy_world.sh`` runs the study through verl from the committed base model
+(``toy_world/checkpoints/README.md``).
 
 Nothing is downloaded; everything is deterministic in its seed.
 
-Measured (``python -m toy_world.train``; batch 32, lr 3e-3 with 100 warmup steps then cosine to 10 %, one torch
-thread; greedy accuracy on the first 100 problems of each split; training CPU-seconds, evaluation excluded; on the
-shared 2-core build machine at load 15-38, so wall-clock time was 5-15 times the CPU time):
+Measured (``python -m toy_world.train --size xs --batch 32 --lr 3e-3 --warmup 100 --eval-every 1000 --eval-n 100``;
+lr warmup then cosine to 10 % over ``--steps``; one torch thread, seed 0; greedy accuracy on the first 100 problems
+of each split; training CPU-seconds on the shared 2-core machine, evaluation excluded):
 
-========================= ========= ======== ======= ========= ========= ==================================
-run                       steps     train    ID      OOD       OOD       notes
-                                    CPU-s    test    combo     steps
-========================= ========= ======== ======= ========= ========= ==================================
-xs, ``--form cot``        1000      131      0.14    0.05      0.06
-xs, ``--form cot``        1500      202      0.32    0.08      0.01
-xs, ``--form cot``        1750      234      0.41    0.24      0.01
-xs, ``--form cot``        2000      266      0.49    0.46      0.03      of 2500 planned; stopped at the deadline
-xs, ``--form mix``        1000      155      0.04    0.05      0.01      answers in both forms
-xs, ``--form mix``        2500      401      0.23    0.09      0.02      91 % of answers in CoMT form
-s, ``--form mix``         250       189      0.00    0.01      0.01      of 1000 planned; stopped for lack of CPU
-xs mix 2500, then cot     +150      +21      0.24    0.13      0.01      ``--init`` the mix model, lr 5e-4, 20 warmup
-xs mix 2500, then comt    +150      +26      0.26    0.04      0.06      same; 100 % of answers in CoMT form
-========================= ========= ======== ======= ========= ========= ==================================
+=================================== ====== ====== ====== ======= ======= ==========================================
+run                                 step   CPU-s  ID     OOD     OOD     notes
+                                                         combo   steps
+=================================== ====== ====== ====== ======= ======= ==========================================
+``--form mix --steps 3000``         2000   293    0.44   0.21    0.04    the run of the committed base
+``--form mix --steps 3000``         3000   435    0.74   0.62    0.05    the committed base; 97 % in CoMT form
+``--form mix --steps 2000``         2000   287    0.36   0.29    0.05    2 % in CoMT form
+``--form mix --steps 6000``         4000   704    0.71   0.69    0.03    stopped at 4000
+``--form comt --steps 4000``        4000   713    0.70   0.58    0.05
+=================================== ====== ====== ====== ======= ======= ==========================================
 
-    python -m toy_world.train --out OUT --size xs --form cot --batch 32 --lr 3e-3 --warmup 100 --steps 2500 \
-        --eval-every 250 --save-every 250 --eval-n 100        # OUT/step_2000 is the 0.49 row above
-
-Each row is one seed and 100 problems per split (a standard error of about 0.05 at 0.3).
+Each row is one seed and 100 problems per split (a standard error of about 0.05 at 0.3); the spread between
+schedules is larger than that.
 """
