@@ -25,8 +25,9 @@ BASE_TRAIN_ARGS=${BASE_TRAIN_ARGS:-"--size xs --form mix --batch 32 --lr 3e-3 --
 
 case "$PRESET" in
   quick) defaults=(SEEDS="1 2" VARIANTS="ccrl outcome" N_SFT=256 N_RL=256 N_EVAL=100 SFT_EPOCHS=1 RL_TOTAL_STEPS=8) ;;
-  full) defaults=(SEEDS="1 2 3" VARIANTS="ccrl outcome brier" N_SFT=2000 N_RL=2000 N_EVAL=500 SFT_EPOCHS=2
-                  RL_TOTAL_STEPS=60) ;;
+  # About an hour on 2 cores (README "Toy world"); minutes with DEVICE=cuda.
+  full) defaults=(SEEDS="1 2 3" VARIANTS="ccrl outcome brier" N_SFT=1000 N_RL=1000 N_EVAL=300 SFT_EPOCHS=1
+                  RL_TOTAL_STEPS=40) ;;
   *) echo "toy_world: PRESET=$PRESET is not quick or full" >&2; exit 2 ;;
 esac
 for assignment in "${defaults[@]}"; do
