@@ -90,7 +90,14 @@ def measure(rows: list[dict], style: str) -> dict:
             if mention.verdict == WRONG:
                 counts["wrong"] += 1
                 alarms.append((row_index, mention.text, mention.reason, _line_of(response, mention.start)))
-    return {"counts": counts, "alarms": alarms, "crashes": crashes, "seconds": seconds, "cpu_seconds": cpu_seconds, "rows": len(rows)}
+    return {
+        "counts": counts,
+        "alarms": alarms,
+        "crashes": crashes,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "rows": len(rows),
+    }
 
 
 def report(result: dict, style: str, show: int) -> str:

@@ -12,8 +12,9 @@ import select
 import signal
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["ForkedResult", "call_in_fork", "process_cpu_s"]
 

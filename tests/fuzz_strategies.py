@@ -88,7 +88,9 @@ def statements(draw) -> str:
     text = "".join(parts)
     if draw(st.booleans()):
         text = f"({text})"
-    return draw(st.sampled_from([text, f"<<{text}>>", f"- {text}", f"\u2212 {text}", f"* {text} eggs", f"\\[{text}\\]"]))
+    return draw(
+        st.sampled_from([text, f"<<{text}>>", f"- {text}", f"\u2212 {text}", f"* {text} eggs", f"\\[{text}\\]"])
+    )
 
 
 _PATHOLOGICAL = st.one_of(
@@ -105,10 +107,26 @@ _PATHOLOGICAL = st.one_of(
     st.integers(1, 500).map(lambda n: "hundred " * n),
     st.sampled_from(
         [
-            "\\boxed{10^{10^{10}}}", "\\boxed{9^{9^{9}}}", "\\boxed{(9999999999)!+1}", "\\boxed{2^{99999999999}}",
-            "\\boxed{\\sqrt{6561}}", "\\boxed{4!}", "#### 10**10**10", "The answer is 9^9^9.", "\\boxed{", "}}}{{{",
-            "- 12 * 3 = 36 eggs", "\u2212 12 * 3 = 36", "1e400/3=5", "1e5000+1=2", "2 * 3 = 1e9999999",
-            "\\boxed{\\frac{1}{0}}", "\\boxed{x^{2}+1}", "\\boxed{\\{1,2\\}}", "#### \\infty", "0/0 = 0",
+            "\\boxed{10^{10^{10}}}",
+            "\\boxed{9^{9^{9}}}",
+            "\\boxed{(9999999999)!+1}",
+            "\\boxed{2^{99999999999}}",
+            "\\boxed{\\sqrt{6561}}",
+            "\\boxed{4!}",
+            "#### 10**10**10",
+            "The answer is 9^9^9.",
+            "\\boxed{",
+            "}}}{{{",
+            "- 12 * 3 = 36 eggs",
+            "\u2212 12 * 3 = 36",
+            "1e400/3=5",
+            "1e5000+1=2",
+            "2 * 3 = 1e9999999",
+            "\\boxed{\\frac{1}{0}}",
+            "\\boxed{x^{2}+1}",
+            "\\boxed{\\{1,2\\}}",
+            "#### \\infty",
+            "0/0 = 0",
         ]
     ),  # fmt: skip
 )

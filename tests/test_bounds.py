@@ -135,7 +135,13 @@ def test_a_wrong_result_of_a_huge_product_names_its_value():
 # D6: a markdown bullet or list dash is not a sign.
 @pytest.mark.parametrize(
     "response",
-    ["- 12 * 3 = 36 eggs", "\u2212 12 * 3 = 36 eggs", "* 12 * 3 = 36 eggs", "Steps:\n  - 12 * 3 = 36 eggs", "+ 12 * 3 = 36"],
+    [
+        "- 12 * 3 = 36 eggs",
+        "\u2212 12 * 3 = 36 eggs",
+        "* 12 * 3 = 36 eggs",
+        "Steps:\n  - 12 * 3 = 36 eggs",
+        "+ 12 * 3 = 36",
+    ],
 )
 def test_a_bullet_before_a_statement_is_not_a_minus(response):
     (result,) = [m for m in analyze_response("7 hens lay eggs.", response) if m.text == "36"]

@@ -56,4 +56,3 @@ def test_the_readme_installs_the_flash_attn_version_verl_pins_without_build_isol
     readme = (ROOT / "README.md").read_text()
     lines = re.findall(r"pip install flash-attn==(\S+) --no-build-isolation", readme)
     assert lines and set(lines) == {_exact_pin(flash_attn)}
-

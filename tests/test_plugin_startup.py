@@ -33,7 +33,9 @@ def test_the_installed_plugin_passes_the_start_up_check():
 
 @pytest.mark.parametrize("policy", ["none", "some_other_plugin"])
 def test_a_plugin_policy_that_excludes_verl_ccrl_is_refused_naming_the_variable(policy):
-    with pytest.raises(RuntimeError, match=rf"{PLUGIN_POLICY_ENV_VAR}='{policy}'.*Unset {PLUGIN_POLICY_ENV_VAR} or add ccrl"):
+    with pytest.raises(
+        RuntimeError, match=rf"{PLUGIN_POLICY_ENV_VAR}='{policy}'.*Unset {PLUGIN_POLICY_ENV_VAR} or add ccrl"
+    ):
         check_plugin({PLUGIN_POLICY_ENV_VAR: policy})
 
 

@@ -24,9 +24,7 @@ def test_linear_term_is_proportional_to_confidence(correct, confidence, expected
     assert number_term(correct, confidence, alpha=ALPHA, beta=BETA) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize(
-    ("correct", "confidence"), [(True, 1.0), (True, 0.3), (False, 0.0), (False, 0.9), (True, 0.0)]
-)
+@pytest.mark.parametrize(("correct", "confidence"), [(True, 1.0), (True, 0.3), (False, 0.0), (False, 0.9), (True, 0.0)])
 def test_brier_term_is_an_affine_map_of_the_squared_error(correct, confidence):
     squared_error = (confidence - (1.0 if correct else 0.0)) ** 2
     assert number_term(correct, confidence, alpha=ALPHA, beta=BETA, shaping="brier") == pytest.approx(

@@ -170,7 +170,9 @@ def test_a_top_k_above_vllms_max_logprobs_is_refused_naming_both():
 
 @pytest.mark.parametrize("cap", ["25", "-1"])
 def test_a_raised_max_logprobs_admits_the_larger_top_k(cap):
-    check_vllm_ccrl_config(vllm_ccrl("ccrl.top_k=25", f"+actor_rollout_ref.rollout.engine_kwargs.vllm.max_logprobs={cap}"))
+    check_vllm_ccrl_config(
+        vllm_ccrl("ccrl.top_k=25", f"+actor_rollout_ref.rollout.engine_kwargs.vllm.max_logprobs={cap}")
+    )
 
 
 @pytest.mark.parametrize(
@@ -198,7 +200,8 @@ def test_settings_where_the_entropy_is_not_the_policys_are_refused(override, wor
 def test_what_verl_handles_only_for_the_name_vllm_is_refused_for_vllm_ccrl(override, key):
     value = override.split("=")[1]
     with pytest.raises(
-        ValueError, match=rf"actor_rollout_ref.rollout.{key} is not supported with rollout.name=vllm_ccrl \(got '?{value}'?\)"
+        ValueError,
+        match=rf"actor_rollout_ref.rollout.{key} is not supported with rollout.name=vllm_ccrl \(got '?{value}'?\)",
     ):
         check_vllm_ccrl_config(vllm_ccrl(override))
 

@@ -115,7 +115,6 @@ _NUMBER_AND_UNIT = re.compile(r"\d[ \t]*(?:[A-Za-z'’-]+[ \t]*){1,3}$")
 _OPERATOR_THEN_STRAY_MARK = re.compile(r"[+\-−–*×÷/=][ \t]*[.,;:][ \t.,;:]*$")
 
 
-
 def _tokenize(text: str, mentions: list[NumberMention]) -> list[list[tuple[str, object, int, int]]]:
     """Split ``text`` into runs of arithmetic tokens; each token is (kind, payload, start, end).
 

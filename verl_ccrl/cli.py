@@ -30,7 +30,10 @@ def explain(args: argparse.Namespace) -> int:
     else:
         read, bound = read_within_bounds(args.problem, args.response, args.reference)
         mentions = [] if read is None else analyze_response(args.problem, args.response, args.reference, mentions=read)
-    rows = [[f"{m.start}:{m.end}", m.text, format_number(m.value, "both"), m.kind, m.verdict or "-", m.reason] for m in mentions]
+    rows = [
+        [f"{m.start}:{m.end}", m.text, format_number(m.value, "both"), m.kind, m.verdict or "-", m.reason]
+        for m in mentions
+    ]
     if rows:
         print(_table(rows, ["span", "text", "value", "kind", "verdict", "reason"]))
     else:

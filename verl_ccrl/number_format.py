@@ -77,7 +77,6 @@ def approximate(value: Fraction, significant: int = 6) -> str:
     return f"{'-' if value < 0 else ''}{mantissa}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
 
 
-
 def _exact_decimal(value: Fraction) -> str | None:
     """The terminating decimal of ``value``, or None when its denominator has a prime factor other than 2 and 5."""
     denominator = value.denominator

@@ -363,7 +363,8 @@ def parse_single_number(text: str) -> Fraction | None:
 _COMMAND = re.compile(r"\\([A-Za-z]+|.)", re.DOTALL)
 _FORMATTING_COMMANDS = frozenset(
     "$ % , ; : ! text textbf textrm textit mathrm mathbf mbox boxed left right displaystyle quad qquad "
-    "big Big ( ) [ ]".split() + [" "]
+    "big Big ( ) [ ]".split()
+    + [" "]
 )
 _FUNCTION_OF_NUMBER = re.compile(r"[√∛∜]|(?<!\\)!|(?i:\b(?:sqrt|cbrt|log|ln|exp|sin|cos|tan)\b)")
 

@@ -189,7 +189,8 @@ def _verify_in_thread(answer: str, truth: str) -> tuple[bool, str | None]:
 
 
 def _math_verify(answer: str, truth: str) -> bool:
-    from math_verify import parse, verify as math_verify
+    from math_verify import parse
+    from math_verify import verify as math_verify
 
     try:
         gold = parse(f"${truth}$" if "$" not in truth else truth, parsing_timeout=None)

@@ -180,7 +180,12 @@ def mixes_units(text: str, numbers: list[NumberMention]) -> bool:
 
 
 def claim_matches(
-    text: str, mention: NumberMention, value: Fraction, *, left_span: tuple[int, int], hundred_percent: bool,
+    text: str,
+    mention: NumberMention,
+    value: Fraction,
+    *,
+    left_span: tuple[int, int],
+    hundred_percent: bool,
     approximate: bool,
 ) -> bool:
     """The claimed result read as written, or in the scale the text names: ``* 100% = 42.857`` (a percentage

@@ -177,7 +177,13 @@ SOURCES: dict[str, SourceSpec] = {
             gsm.reasoning_gym_gsm,
         ),
         SourceSpec(
-            "toy_world", "ccrl/toy_world", None, None, TOY_SPLITS, "toy world", toy_world.toy_world_record,
+            "toy_world",
+            "ccrl/toy_world",
+            None,
+            None,
+            TOY_SPLITS,
+            "toy world",
+            toy_world.toy_world_record,
             rows=toy_world.toy_world_rows,
         ),  # fmt: skip
     ]

@@ -270,7 +270,9 @@ def _run_job(argv: list[str]) -> int:
         return 1
     if not args.quiet:
         print(OmegaConf.to_yaml(config))
-    verdict = f"DRY RUN OK ({args.kind}): {len(args.overrides)} overrides, {len(sections)} verl config sections validated"
+    verdict = (
+        f"DRY RUN OK ({args.kind}): {len(args.overrides)} overrides, {len(sections)} verl config sections validated"
+    )
     if args.kind == "ppo":  # the two choices that decide where the entropies come from
         source = CCRLConfig.from_mapping(config.get("ccrl")).entropy_source
         verdict += f"; rollout={config.actor_rollout_ref.rollout.name}, ccrl.entropy_source={source}"
