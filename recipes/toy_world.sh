@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The toy-world study through verl's real trainers, on CPU (DEVICE=cuda for one GPU):
-#   committed toy base model -> CoMT SFT (verl.trainer.sft_trainer) -> for each seed in SEEDS and each variant in
-#   VARIANTS, RL with the ccrl reward manager (python -m verl_ccrl.main_ppo, GRPO) from that one SFT checkpoint ->
-#   greedy evaluation on the ID split and both OOD splits -> results table (mean +- sd over seeds), calibration
-#   table, reliability and overconfidence plots, and the ccrl/* training curves.
+#   committed toy base model -> CoMT SFT and CoT SFT (verl.trainer.sft_trainer) -> for each seed in SEEDS and each
+#   variant in VARIANTS, RL with the ccrl reward manager (python -m verl_ccrl.main_ppo, GRPO) from the CoMT SFT
+#   checkpoint -> greedy evaluation on the ID split and both OOD splits -> results table (mean +- sd over seeds),
+#   calibration table, reliability and overconfidence plots, and the ccrl/* training curves.
 #
 #   bash recipes/toy_world.sh                      # PRESET=quick; outputs under ./outputs/toy_world_quick
 #   PRESET=full bash recipes/toy_world.sh          # 3 seeds, the brier shaping too, more data and RL steps
@@ -74,6 +74,12 @@ evaluate() {  # $1 model dir, $2 method label, $3 seed (empty for none)
    && source "$RECIPE_DIR/common.sh" && ccrl_recipe_main)
 sft_model=$(source "$RECIPE_DIR/common.sh" && ccrl_latest_hf "$CKPT_DIR/toy_comt/sft" huggingface)
 evaluate "$sft_model" "CoMT-SFT" ""
+# The paper's baseline form: CoT SFT from the same base, evaluated as is (COT_SFT=0 skips it).
+if [ "${COT_SFT:-1}" = 1 ]; then
+  (export METHOD=cot_sft EXPERIMENT_NAME=toy_cot STAGES=sft VERL_FILE_LOGGER_PATH=$LOG_DIR/toy_cot_sft.jsonl \
+     && source "$RECIPE_DIR/common.sh" && ccrl_recipe_main)
+  evaluate "$(source "$RECIPE_DIR/common.sh" && ccrl_latest_hf "$CKPT_DIR/toy_cot/sft" huggingface)" "CoT-SFT" ""
+fi
 
 curve_args=()
 for seed in $SEEDS; do
