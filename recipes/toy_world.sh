@@ -44,7 +44,6 @@ export SFT_LR=${SFT_LR:-5e-4}
 export RL_ESTIMATOR=grpo RL_EPOCHS=1 TRAIN_BATCH_SIZE=${TRAIN_BATCH_SIZE:-8} PPO_MINI_BATCH_SIZE=8 MICRO_BATCH_SIZE=8
 export ROLLOUT_N=${ROLLOUT_N:-4} MAX_PROMPT_LENGTH=160 MAX_RESPONSE_LENGTH=${MAX_RESPONSE_LENGTH:-160}
 export ACTOR_LR=${ACTOR_LR:-1e-4} SAVE_FREQ=$RL_TOTAL_STEPS TEST_FREQ=-1 KL_COEF=0.0 TEMPERATURE=1.0
-export CCRL_ALPHA=${CCRL_ALPHA:-0.25} CCRL_BETA=${CCRL_BETA:-0.5}
 LOG_DIR=$OUT_DIR/logs
 
 mkdir -p "$OUT_DIR" "$LOG_DIR"
@@ -85,9 +84,10 @@ curve_args=()
 for seed in $SEEDS; do
   for variant in $VARIANTS; do
     case "$variant" in
-      ccrl) alpha=$CCRL_ALPHA beta=$CCRL_BETA shaping=linear label="CoMT+CCRL" ;;
+      # Empty: common.sh's defaults (CCRLConfig's), unless CCRL_ALPHA / CCRL_BETA are set.
+      ccrl) alpha=${CCRL_ALPHA:-} beta=${CCRL_BETA:-} shaping=linear label="CoMT+CCRL" ;;
       outcome) alpha=0 beta=0 shaping=linear label="CoMT+outcome-RL" ;;
-      brier) alpha=$CCRL_ALPHA beta=$CCRL_BETA shaping=brier label="CoMT+CCRL-brier" ;;
+      brier) alpha=${CCRL_ALPHA:-} beta=${CCRL_BETA:-} shaping=brier label="CoMT+CCRL-brier" ;;
       *) echo "toy_world: VARIANTS has '$variant'; use ccrl, outcome, brier" >&2; exit 2 ;;
     esac
     run=toy_${variant}_seed$seed
