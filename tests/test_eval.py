@@ -15,13 +15,14 @@ import os
 import pandas as pd
 import pytest
 import torch
+from eval_runs import write_run
 
 from verl_ccrl.eval import EvalConfig, EvalConfigError, canonical_benchmark_name, run_evaluation
 from verl_ccrl.eval.backends import TransformersBackend, render_prompts
 from verl_ccrl.eval.cli import main
 from verl_ccrl.eval.data import load_eval_files
 from verl_ccrl.eval.generation import Generation
-from verl_ccrl.eval.results import RUN_SCHEMA, run_file_name
+from verl_ccrl.eval.results import run_file_name
 
 # (question, ground truth, reference solution), written for these tests.
 ID_PROBLEMS = [
@@ -104,22 +105,6 @@ class ScriptedBackend:
             ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
             generations.append(Generation(ids, text, [self.entropy] * len(ids), "stop", 10))
         return generations
-
-
-def _run_json(directory, method, model, benchmark, accuracy, n=10, tokens=100.0, judged=(), created="2025-01-01"):
-    payload = {
-        "schema": RUN_SCHEMA,
-        "method": method,
-        "model_name": model,
-        "benchmark": benchmark,
-        "created_at": created,
-        "metrics": {"accuracy": accuracy, "n": n, "mean_response_tokens": tokens},
-        "judged": [list(point) for point in judged],
-    }
-    path = os.path.join(directory, run_file_name(method, model, benchmark))
-    with open(path, "w") as handle:
-        json.dump(payload, handle)
-    return path
 
 
 def _read_csv(path):
@@ -215,11 +200,11 @@ def test_id_average_is_the_mean_of_in_distribution_benchmarks(tmp_path):
     runs.mkdir()
     for method, shift in (("CoT-SFT", 0.0), ("CoMT+CCRL", 10.0)):
         for model in ("Qwen2.5-1.5B", "Llama-3.2-1B"):
-            _run_json(runs, method, model, "gsm8k", 60.0 + shift, n=10, tokens=200.0)
-            _run_json(runs, method, model, "svamp", 70.0 + shift, n=30, tokens=100.0)
-            _run_json(runs, method, model, "asdiv", 50.0 + shift, n=10, tokens=100.0)
-            _run_json(runs, method, model, "gsm_hard", 20.0 + shift, n=10, tokens=100.0)
-            _run_json(runs, method, model, "my_toy_set", 99.0, n=10, tokens=100.0)
+            write_run(runs, method, model, "gsm8k", 60.0 + shift, n=10, tokens=200.0)
+            write_run(runs, method, model, "svamp", 70.0 + shift, n=30, tokens=100.0)
+            write_run(runs, method, model, "asdiv", 50.0 + shift, n=10, tokens=100.0)
+            write_run(runs, method, model, "gsm_hard", 20.0 + shift, n=10, tokens=100.0)
+            write_run(runs, method, model, "my_toy_set", 99.0, n=10, tokens=100.0)
     assert main(["table", "--runs-dir", str(tmp_path), "--quiet"]) == 0
 
     rows = _read_csv(tmp_path / "results.csv")
@@ -240,8 +225,8 @@ def test_id_average_is_the_mean_of_in_distribution_benchmarks(tmp_path):
 
 
 def test_overconfident_error_rate_pools_the_numbers_of_all_benchmarks_of_a_row(tmp_path):
-    _run_json(tmp_path, "CoMT+CCRL", "m", "gsm8k", 50.0, judged=[(0.95, 0), (0.8, 0), (0.99, 1)])
-    _run_json(tmp_path, "CoMT+CCRL", "m", "asdiv", 50.0, judged=[(0.92, 0), (0.3, 0)])
+    write_run(tmp_path, "CoMT+CCRL", "m", "gsm8k", 50.0, judged=[(0.95, 0), (0.8, 0), (0.99, 1)])
+    write_run(tmp_path, "CoMT+CCRL", "m", "asdiv", 50.0, judged=[(0.92, 0), (0.3, 0)])
     assert main(["table", "--runs-dir", str(tmp_path), "--quiet"]) == 0
     [row] = _read_csv(tmp_path / "results.csv")
     assert float(row["overconfident_error@0.9"]) == pytest.approx(100 * 2 / 4)
@@ -251,7 +236,7 @@ def test_overconfident_error_rate_pools_the_numbers_of_all_benchmarks_of_a_row(t
 
 def test_benchmark_sets_are_configurable(tmp_path):
     for benchmark, accuracy in (("gsm8k", 60.0), ("svamp", 80.0), ("asdiv", 40.0)):
-        _run_json(tmp_path, "CoT-SFT", "m", benchmark, accuracy)
+        write_run(tmp_path, "CoT-SFT", "m", benchmark, accuracy)
     arguments = ["table", "--runs-dir", str(tmp_path), "--id-benchmarks", "openai/gsm8k", "--ood-benchmarks"]
     assert main([*arguments, "svamp", "asdiv", "--quiet"]) == 0
     [row] = _read_csv(tmp_path / "results.csv")
@@ -272,9 +257,9 @@ def test_rerunning_a_method_model_benchmark_replaces_its_run(tiny_tokenizer, eva
 
 
 def test_of_two_run_files_for_one_triple_the_newest_wins(tmp_path):
-    old = _run_json(tmp_path, "CoT-SFT", "m", "gsm8k", 10.0, created="2025-01-01T00:00:00")
+    old = write_run(tmp_path, "CoT-SFT", "m", "gsm8k", 10.0, created="2025-01-01T00:00:00")
     os.rename(old, tmp_path / "copied_from_elsewhere.json")
-    _run_json(tmp_path, "CoT-SFT", "m", "gsm8k", 30.0, created="2025-02-01T00:00:00")
+    write_run(tmp_path, "CoT-SFT", "m", "gsm8k", 30.0, created="2025-02-01T00:00:00")
     assert main(["table", "--runs-dir", str(tmp_path), "--quiet"]) == 0
     [row] = _read_csv(tmp_path / "results.csv")
     assert float(row["gsm8k"]) == 30.0

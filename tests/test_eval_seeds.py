@@ -15,12 +15,13 @@ import re
 import statistics
 
 import pytest
+from eval_runs import write_run
 
 from verl_ccrl.calibration import measure_calibration
 from verl_ccrl.eval.cli import main
 from verl_ccrl.eval.curves import read_metric_log, training_curves
 from verl_ccrl.eval.data import EvalExample
-from verl_ccrl.eval.results import RUN_SCHEMA, run_file_name
+from verl_ccrl.eval.results import run_file_name
 from verl_ccrl.eval.scoring import score_sample
 
 # The pre-seed table of three single-seed runs (written by the code before seeds existed, commit 9280391).
@@ -45,24 +46,8 @@ GOLDEN_RUNS = [
 ]
 
 
-def _run_json(directory, benchmark, accuracy, *, seed=None, method="CoMT+CCRL", model="toy", n=10, tokens=100.0,
-              judged=(), answer_points=None, created="2025-01-01"):  # fmt: skip
-    payload = {
-        "schema": RUN_SCHEMA,
-        "method": method,
-        "model_name": model,
-        "benchmark": benchmark,
-        "created_at": created,
-        "metrics": {"accuracy": accuracy, "n": n, "mean_response_tokens": tokens},
-        "judged": [list(point) for point in judged],
-    }
-    if seed is not None:
-        payload["seed"] = seed
-    if answer_points is not None:  # runs written before answer points existed have none
-        payload["answer_points"] = [list(point) for point in answer_points]
-    path = directory / run_file_name(method, model, benchmark, seed)
-    path.write_text(json.dumps(payload))
-    return path
+def _run_json(directory, benchmark, accuracy, *, method="CoMT+CCRL", model="toy", **fields):
+    return write_run(directory, method, model, benchmark, accuracy, **fields)
 
 
 def _table(directory):
