@@ -248,3 +248,14 @@ def test_a_text_over_a_size_bound_gets_the_outcome_only_and_says_which(problem, 
     score = score_response(problem, response + " #### 6", "6", reference=reference)
     assert (score.bounded, score.bounded_reason, score.confidence_term, score.mentions) == (True, reason, 0.0, ())
     assert score.total == 1.0
+
+
+@pytest.mark.parametrize("value", ["1e99999999", "9" * 5000, "2^99999999"])
+def test_an_oversized_reference_value_is_read_as_no_number_at_once(value):
+    # The reward manager checks the RL parquet's reference_values with the core's bounded reader; a plain
+    # Fraction(str(value)) took minutes on "1e99999999".
+    from verl_ccrl.reward_inputs import read_inputs
+
+    inputs = _quick(read_inputs, [1], 100, "5", {"reference_values": ["3", value]})
+    assert inputs.reference_values == []
+    assert [problem.field for problem in inputs.malformed] == ["extra_info.reference_values"]

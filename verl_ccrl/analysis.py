@@ -31,6 +31,7 @@ copying); a negated given value (``-5`` for "drops by 5") is computed.
 from __future__ import annotations
 
 import math
+import numbers
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ from verl_ccrl.number_mentions import (
     read_numbers,
 )
 
-__all__ = ["AnalyzedMention", "analyze_response", "read_within_bounds", "reference_values"]
+__all__ = ["AnalyzedMention", "analyze_response", "known_value", "read_within_bounds", "reference_values"]
 
 EXTRACTED, COMPUTED = "extracted", "computed"
 CORRECT, WRONG, UNVERIFIABLE = "correct", "wrong", "unverifiable"
@@ -224,21 +225,31 @@ def _restatement(restated: AnalyzedMention, config: CCRLConfig) -> tuple[str, st
 
 
 def _known_values(values: Iterable[Fraction | int | str]) -> list[Fraction]:
-    """The numeric values among ``values``: a text value (``"5:6"``, ``"Vendor 2"``) or an unreadable or oversized one
-    (``"1e9999999"``, read by the bounded number reader) is no reference value, never an error or a hang.
+    """The numeric values among ``values`` (:func:`known_value`); the others are no reference values.
 
     >>> _known_values([Fraction(1, 2), 3, 0.25, "4.5", "5:6", "1e9999999", float("nan"), True])
     [Fraction(1, 2), Fraction(3, 1), Fraction(1, 4), Fraction(9, 2)]
     """
-    known = []
-    for value in values:
-        if isinstance(value, Fraction) or (isinstance(value, int) and not isinstance(value, bool)):
-            known.append(Fraction(value))
-        elif isinstance(value, float) and math.isfinite(value):
-            known.append(Fraction(value))
-        elif isinstance(value, str) and (parsed := parse_single_number(value)) is not None:
-            known.append(parsed)
-    return known
+    return [value for value in map(known_value, values) if value is not None]
+
+
+def known_value(value: object) -> Fraction | None:
+    """A reference value as a number, or None: a text value (``"5:6"``, ``"Vendor 2"``), a bool, a non-finite float,
+    or an unreadable or oversized numeral (``"1e9999999"``, read by the bounded number reader) is no number, never an
+    error or a hang. Integers of any type (numpy's from a parquet too) and finite floats are taken exactly.
+
+    >>> known_value("1,000"), known_value(0.25), known_value("1e9999999"), known_value(True)
+    (Fraction(1000, 1), Fraction(1, 4), None, None)
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Rational):
+        return Fraction(value)
+    if isinstance(value, numbers.Real):
+        return Fraction(float(value)) if math.isfinite(float(value)) else None
+    if isinstance(value, str):
+        return parse_single_number(value)
+    return None
 
 
 def _with(mention: NumberMention, kind: str, verdict: str | None, reason: str) -> AnalyzedMention:

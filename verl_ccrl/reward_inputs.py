@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
+from verl_ccrl.analysis import known_value
 from verl_ccrl.entropy import ENTROPY_FIELD
 
 __all__ = ["Malformed", "RewardInputs", "last_user_message", "read_inputs", "unusable_entropies"]
@@ -180,11 +181,12 @@ def _reference_values(values, malformed: list[Malformed]) -> list[Fraction]:
         problem = f"{_described(values)}, not a list"
     else:
         for value in values:
-            try:
-                parsed.append(Fraction(str(value)))
-            except (ValueError, ZeroDivisionError):
-                problem = f"{_described(value)} among them is not a number"
+            # The core's bounded reader: Fraction(str(value)) would take minutes on "1e99999999".
+            number = known_value(value)
+            if number is None:
+                problem = f"{_described(value)} among them is not a number (or is past the reader's bounds)"
                 break
+            parsed.append(number)
     if problem is None:
         return parsed
     malformed.append(Malformed("extra_info.reference_values", f"{problem}: write a list of numbers or numerals."))
