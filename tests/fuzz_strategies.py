@@ -23,6 +23,7 @@ __all__ = [
     "references",
     "responses",
     "score_inputs",
+    "small_ints",
     "statements",
 ]
 

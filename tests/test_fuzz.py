@@ -17,6 +17,7 @@ import math
 import signal
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,15 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).parent))
 
 from forked import process_cpu_s  # noqa: E402
-from fuzz_strategies import ground_truths, problems, references, responses, score_inputs  # noqa: E402
+from fuzz_strategies import (  # noqa: E402
+    ground_truths,
+    numerals,
+    problems,
+    references,
+    responses,
+    score_inputs,
+    small_ints,
+)
 
 from verl_ccrl import verify_worker  # noqa: E402
 from verl_ccrl.analysis import CORRECT, UNVERIFIABLE, WRONG, analyze_response, read_within_bounds  # noqa: E402
@@ -37,6 +46,7 @@ from verl_ccrl.cli import explain  # noqa: E402
 from verl_ccrl.config import CCRLConfig  # noqa: E402
 from verl_ccrl.number_mentions import read_numbers  # noqa: E402
 from verl_ccrl.reward import score_response  # noqa: E402
+from verl_ccrl.reward_inputs import read_inputs  # noqa: E402
 
 CALL_BOUND_S = 1.0
 HANG_ALARM_S = 10
@@ -49,6 +59,8 @@ FUZZ = settings(
 )
 CONFIG = CCRLConfig()
 # The largest exact value a mention may hold: MAX_NUMBER_DIGITS digits times 10^MAX_NUMBER_EXPONENT.
+# What the reward manager reads from a sample's extra_info / the rollout's extra_fields.
+READ_FIELDS = ["question", "reference", "answer_type", "ccrl_entropies", "other"]
 MAX_MENTION_BITS = int((MAX_NUMBER_DIGITS + MAX_NUMBER_EXPONENT + 2) * 3.33)
 
 
@@ -152,3 +164,32 @@ def test_explain_prints_and_exits_zero(problem, response, reference, truth):
     with contextlib.redirect_stdout(io.StringIO()) as out:
         assert _timed(explain, args) == 0
     assert out.getvalue()
+
+
+_field_values = st.one_of(
+    st.none(), ground_truths, problems, references, st.lists(ground_truths, max_size=5), st.booleans(), st.binary()
+)
+# Each field the reward manager reads, optional, with a value of any kind; reference_values mostly as a list of
+# numerals of every form (oversized ones included).
+_sample_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        **{name: _field_values for name in READ_FIELDS},
+        "reference_values": st.one_of(st.lists(st.one_of(numerals, ground_truths), max_size=5), _field_values),
+    },
+)
+
+
+@FUZZ
+@given(
+    ids=st.lists(st.one_of(st.integers(), st.booleans(), st.floats(), st.none()), max_size=20),
+    truth=st.one_of(st.none(), ground_truths, st.lists(small_ints, max_size=3)),
+    extra_info=st.one_of(_sample_fields, _field_values),
+    extra_fields=st.one_of(st.none(), _sample_fields),
+)
+def test_the_reward_managers_field_reader_never_raises_and_names_what_it_refused(ids, truth, extra_info, extra_fields):
+    inputs = _timed(read_inputs, ids, 100, truth, extra_info, extra_fields)
+    assert all(isinstance(i, int) and 0 <= i < 100 for i in inputs.response_ids)
+    assert inputs.ground_truth is None or inputs.ground_truth.strip()
+    assert all(isinstance(value, Fraction) for value in inputs.reference_values)
+    assert all(problem.field and problem.problem for problem in inputs.malformed)
