@@ -1,8 +1,15 @@
-"""``hf_cpu``: a token-in/token-out rollout on transformers ``generate``, for verl's agent loop, on CPU.
+"""``hf_cpu``: a token-in/token-out rollout on a transformers model, for verl's agent loop, on CPU.
 
-Debugging backend. It exists so that verl's real trainer (agent loop, reward loop, FSDP actor, weight sync) runs
-end to end on a machine without a GPU, and so that tests can check the CCRL entropy channel with exact entropies.
-It serves one request at a time, has no KV cache management, no sleep/wake and no LoRA. Never import it on GPU
+Debugging and study backend. It exists so that verl's real trainer (agent loop, reward loop, FSDP actor, weight
+sync) runs end to end on a machine without a GPU, so that tests can check the CCRL entropy channel with exact
+entropies, and so that the toy-world study's RL is fast and reproducible. Concurrent requests are coalesced into
+one batch (:mod:`verl_ccrl.integration.cpu.batch_decode`); there is no sleep/wake and no LoRA.
+
+Reproducibility: with ``actor_rollout_ref.rollout.full_determinism=True`` verl names each request after the
+sample's index in its step (``det-{priority}``); each request is then sampled from its own stream, seeded from
+``rollout.seed``, the replica, the training step and that index, and batches are decoded in one fixed shape
+(``rollout.max_num_seqs`` rows by ``rollout.prompt_length``), so neither arrival order nor batch composition
+changes a response. Without it, requests draw their seeds from the server's RNG, in arrival order. Never import it on GPU
 runs: :mod:`verl_ccrl.integration.cpu` registers it by import path, so it is loaded only when a run selects
 ``actor_rollout_ref.rollout.name=hf_cpu``.
 
@@ -18,8 +25,8 @@ The pieces mirror verl's vLLM backend (``verl/workers/rollout/vllm_rollout/``):
 
 Every response carries ``TokenOutput.extra_fields["ccrl_entropies"]``: one exact entropy (nats) per generated token,
 which verl forwards to the reward's ``extra_info`` (``single_turn_agent_loop.py:109`` ->
-``experimental/reward_loop/reward_manager/naive.py:47``). Generation and entropies are
-``verl_ccrl.eval.generation.generate_with_entropies``, shared with the eval's transformers backend.
+``experimental/reward_loop/reward_manager/naive.py:47``), computed as the eval's transformers backend computes
+them (``verl_ccrl.eval.generation.sampling_distribution_logits``).
 """
 
 from __future__ import annotations
@@ -36,12 +43,33 @@ from verl.workers.rollout.base import BaseRollout
 from verl.workers.rollout.replica import RolloutReplica
 
 from verl_ccrl.entropy import ENTROPY_FIELD
-from verl_ccrl.eval.generation import eos_token_id_list, generate_with_entropies
+from verl_ccrl.eval.generation import eos_token_id_list
 from verl_ccrl.integration.cpu import HF_CPU_ROLLOUT_NAME
+from verl_ccrl.integration.cpu.batch_decode import DecodeRow, decode_batch, request_seed
 
 logger = logging.getLogger(__name__)
 
 SERVER_NAME_PREFIX = f"{HF_CPU_ROLLOUT_NAME}_server"
+# How long the first request of a batch waits for the others: verl's agent loop workers send a step's requests
+# within a few milliseconds; a request that misses the batch waits for the next one, it is never lost.
+COALESCE_SECONDS = 0.02
+# Rows decoded together at most; the toy models' KV cache for this many rows is a few MB.
+MAX_BATCH_ROWS = 256
+
+
+def sample_index_of_request(request_id: str) -> int | None:
+    """The sample's index in its step's batch when verl names the request by it, else None.
+
+    With ``actor_rollout_ref.rollout.full_determinism=True`` verl's single-turn agent loop sends
+    ``request_id=f"det-{priority}"`` (``single_turn_agent_loop.py:69``, passed through at ``llm_server.py:94``),
+    where ``priority`` numbers the samples of the ``generate_sequences`` batch (``agent_loop.py:1245``); without it
+    the id is a random uuid.
+
+    >>> sample_index_of_request("det-17"), sample_index_of_request("5f0c9e2a41d74b6b9a3b0d2c7e8f1a6b")
+    (17, None)
+    """
+    prefix, _, number = str(request_id).partition("-")
+    return int(number) if prefix == "det" and number.isdigit() else None
 
 
 def _server_actor_name(replica_rank: int, node_rank: int = 0) -> str:
@@ -79,9 +107,21 @@ class HFCPURolloutServer:
         self.max_model_len = self.config.max_model_len or getattr(
             self.model.config, "max_position_embeddings", self.config.prompt_length + self.config.response_length
         )
+        # Only requests without a seed or a batch index draw from this (README "Reproducible CPU runs").
         torch.manual_seed(self.config.seed + replica_rank)
-        # One request at a time: the CPU is saturated by one forward pass, and update_weights must not interleave.
+        self.pad_token_id = pad_token_id if pad_token_id is not None else 0
+        # One batch at a time, and update_weights never interleaves with a batch.
         self._model_lock = asyncio.Lock()
+        self._pending: list[tuple[DecodeRow, asyncio.Future]] = []
+        self._server_task: asyncio.Task | None = None
+        self.batches_served = 0
+        self._deterministic_rows = int(self.config.max_num_seqs)
+        if self.config.full_determinism and self._deterministic_rows > MAX_BATCH_ROWS:
+            logger.warning(
+                "hf_cpu: full_determinism decodes batches of exactly rollout.max_num_seqs=%d rows; set "
+                "actor_rollout_ref.rollout.max_num_seqs to data.train_batch_size * rollout.n (idle rows cost time)",
+                self._deterministic_rows,
+            )
 
     def _eos_token_ids(self) -> list[int]:
         generation_config = self.model.generation_config
@@ -102,36 +142,64 @@ class HFCPURolloutServer:
             )
         return max(1, min(int(requested), room))
 
-    def _generate_blocking(self, prompt_ids: list[int], sampling_params: dict[str, Any]) -> dict[str, Any]:
+    def _decode_row(self, prompt_ids: list[int], sampling_params: dict[str, Any], priority: int | None) -> DecodeRow:
+        """One request as a :class:`DecodeRow`: verl's sampling params, and the seed that makes it reproducible."""
         temperature = float(sampling_params.get("temperature", self.config.temperature))
-        top_k = int(sampling_params.get("top_k", -1))
-        top_p = float(sampling_params.get("top_p", 1.0))
-        # As in verl's vLLM server, temperature alone decides: the agent loop sets 0 for greedy/validation.
-        greedy = temperature == 0
         if int(sampling_params.get("n", 1)) != 1:
             raise ValueError("hf_cpu serves one sample per request; verl expands rollout.n into separate requests")
-        if "seed" in sampling_params:
-            torch.manual_seed(int(sampling_params["seed"]))
-
-        generate_kwargs: dict[str, Any] = dict(
-            max_new_tokens=self._max_new_tokens(len(prompt_ids), sampling_params),
-            do_sample=not greedy,
-            repetition_penalty=float(sampling_params.get("repetition_penalty", 1.0)),
-        )
-        if not greedy:
-            # top_k=0 disables the warper; leaving it unset would mean transformers' default of 50.
-            generate_kwargs.update(top_k=max(top_k, 0), top_p=top_p)
-        if sampling_params.get("ignore_eos", self.config.ignore_eos):
-            generate_kwargs["eos_token_id"] = []
-        if generate_kwargs["repetition_penalty"] != 1.0:
+        repetition_penalty = float(sampling_params.get("repetition_penalty", 1.0))
+        if repetition_penalty != 1.0:
             logger.warning("hf_cpu: repetition_penalty is applied when sampling but not in the reported entropies")
-
-        input_ids = torch.tensor([prompt_ids], dtype=torch.long)
-        # Entropies and log-probs of logits / temperature, as the actor scores them (sampling_distribution_logits).
-        new_tokens, entropies, log_probs = generate_with_entropies(
-            self.model, input_ids, torch.ones_like(input_ids), temperature=temperature, **generate_kwargs
+        if "seed" in sampling_params:  # vLLM's per-request seed
+            seed: int | None = int(sampling_params["seed"])
+        elif priority is not None:
+            # The sample's index in its step's batch, so the stream does not depend on when the request arrived.
+            seed = request_seed(self.config.seed + self.replica_rank, self.global_steps or 0, priority)
+        else:
+            seed = None
+        ignore_eos = sampling_params.get("ignore_eos", self.config.ignore_eos)
+        return DecodeRow(
+            prompt_ids=prompt_ids,
+            max_new_tokens=self._max_new_tokens(len(prompt_ids), sampling_params),
+            # As in verl's vLLM server, temperature alone decides: the agent loop sets 0 for greedy/validation.
+            temperature=temperature,
+            top_k=int(sampling_params.get("top_k", -1)),
+            top_p=float(sampling_params.get("top_p", 1.0)),
+            repetition_penalty=repetition_penalty,
+            stop_ids=frozenset() if ignore_eos else frozenset(self.eos_token_ids),
+            seed=seed,
         )
-        return {"token_ids": new_tokens[0], "log_probs": log_probs[0].tolist(), "entropies": entropies[0].tolist()}
+
+    def _batch_shape(self, rows: list[DecodeRow]) -> tuple[int, int] | None:
+        """The fixed decode shape under ``rollout.full_determinism``, else None (the batch as it came)."""
+        if not self.config.full_determinism:
+            return None
+        # Requests join batches by arrival time; a fixed shape keeps each row's arithmetic the same whatever joined.
+        return self._deterministic_rows, max(self.config.prompt_length, *(len(row.prompt_ids) for row in rows))
+
+    async def _serve_pending(self) -> None:
+        """Decode the queued requests in batches until none is left; requests that arrive meanwhile wait for the
+        next batch."""
+        limit = self._deterministic_rows if self.config.full_determinism else MAX_BATCH_ROWS
+        while self._pending:
+            # Requests of one step arrive within milliseconds of each other: let them join one batch.
+            await asyncio.sleep(COALESCE_SECONDS)
+            batch, self._pending = self._pending[:limit], self._pending[limit:]
+            rows = [row for row, _ in batch]
+            try:
+                async with self._model_lock:
+                    results = await asyncio.to_thread(
+                        decode_batch, self.model, rows, pad_token_id=self.pad_token_id, shape=self._batch_shape(rows)
+                    )
+            except Exception as error:  # every waiting request learns why, none hangs
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            self.batches_served += 1
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
 
     async def generate(
         self,
@@ -140,23 +208,32 @@ class HFCPURolloutServer:
         request_id: str,
         image_data: Any = None,
         video_data: Any = None,
+        priority: int | None = None,
         **unused: Any,
     ):
-        """verl's token-in/token-out call; returns a ``TokenOutput`` carrying ``extra_fields["ccrl_entropies"]``."""
+        """verl's token-in/token-out call; returns a ``TokenOutput`` carrying ``extra_fields["ccrl_entropies"]``.
+
+        Concurrent calls are decoded together (:func:`decode_batch`); each keeps its own sampling params and seed.
+        """
         from verl.workers.rollout.replica import TokenOutput
 
         if image_data is not None or video_data is not None:
             raise NotImplementedError("hf_cpu is text-only")
-        prompt_ids = [int(token_id) for token_id in prompt_ids]
         sampling_params = dict(sampling_params)
         want_log_probs = bool(sampling_params.pop("logprobs", False))
-        async with self._model_lock:
-            result = await asyncio.to_thread(self._generate_blocking, prompt_ids, sampling_params)
+        if priority is None:
+            priority = sample_index_of_request(request_id)
+        row = self._decode_row([int(token_id) for token_id in prompt_ids], sampling_params, priority)
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._pending.append((row, future))
+        if self._server_task is None or self._server_task.done():
+            self._server_task = asyncio.create_task(self._serve_pending())
+        result = await future
         return TokenOutput(
-            token_ids=result["token_ids"],
-            log_probs=result["log_probs"] if want_log_probs else None,
+            token_ids=result.token_ids,
+            log_probs=result.log_probs if want_log_probs else None,
             stop_reason="completed",
-            extra_fields={"global_steps": self.global_steps, ENTROPY_FIELD: result["entropies"]},
+            extra_fields={"global_steps": self.global_steps, ENTROPY_FIELD: result.entropies},
         )
 
     async def update_weights(self, named_tensors: dict[str, torch.Tensor], global_steps: int | None = None) -> int:

@@ -1,0 +1,216 @@
+"""Batched decoding for the ``hf_cpu`` rollout: many requests, each with its own sampling params and seed.
+
+One call of :func:`decode_batch` left-pads the prompts, runs one prefill and then one forward pass per new token for
+the whole batch (KV cache), and samples every row from its own ``torch.Generator``. What a row gets therefore
+depends on its prompt, its params and its seed only, not on which other requests share its batch or in which
+order they arrived: on this CPU backend a row's logits are bit-identical whatever the batch around it (checked by
+``tests/test_batch_decode.py``), and its random draws come from its own stream. That is what makes a verl run on
+``hf_cpu`` reproducible while requests are coalesced by arrival time.
+
+Per row, as in verl's vLLM server: ``temperature`` (0: greedy), ``top_k`` (<= 0: off), ``top_p``,
+``repetition_penalty`` (sampling only), ``max_new_tokens``, stop ids (the stop token is kept, as vLLM returns it;
+``ignore_eos`` drops them). Entropies and log-probs are those of :func:`sampling_distribution_logits` (the
+tempered distribution before top-k/top-p truncation), as ``generate_with_entropies`` reports them for the eval.
+
+Example::
+
+    >>> rows = [DecodeRow(prompt_ids=[5, 6, 7], max_new_tokens=4, temperature=0.0),
+    ...         DecodeRow(prompt_ids=[5, 6], max_new_tokens=4, temperature=1.0, top_k=20, seed=3)]
+    >>> results = decode_batch(model, rows, pad_token_id=0)  # doctest: +SKIP
+    >>> results[1].token_ids, results[1].entropies             # doctest: +SKIP
+    ([41, 9, 2], [0.71, 0.02, 0.0])
+
+Deliberately not handled: beam search, stop strings, logit bias, ``n > 1`` (verl sends one request per sample).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from verl_ccrl.entropy import entropy_from_logits
+from verl_ccrl.eval.generation import sampling_distribution_logits
+
+__all__ = ["DecodeResult", "DecodeRow", "decode_batch", "request_seed"]
+
+_SEED_MODULUS = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class DecodeRow:
+    """One request: its prompt and sampling params. ``seed=None`` draws the row's seed from torch's global RNG."""
+
+    prompt_ids: Sequence[int]
+    max_new_tokens: int
+    temperature: float = 1.0
+    top_k: int = -1
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    stop_ids: frozenset[int] = field(default_factory=frozenset)
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class DecodeResult:
+    """The new tokens of one row (the stop token included when it stopped on one) and per token its entropy and
+    log-probability (nats) under the tempered, untruncated distribution."""
+
+    token_ids: list[int]
+    entropies: list[float]
+    log_probs: list[float]
+    finish_reason: str  # "stop" (a stop id) or "length" (max_new_tokens)
+
+
+def request_seed(base_seed: int, global_step: int, priority: int) -> int:
+    """A request's sampling seed from the run's seed, the training step and the sample's index in the step's batch.
+
+    verl numbers the samples of a ``generate_sequences`` batch (``priority``, ``agent_loop.py:1245``), so this
+    seed names the sample, not the moment its request arrived. Distinct inputs give distinct seeds (a bijection
+    for inputs below 2**20 each), so the rollout.n samples of one prompt never share a stream:
+
+    >>> request_seed(1, 3, 0), request_seed(1, 3, 1), request_seed(1, 4, 0)
+    (1099514773504, 1099514773505, 1099515822080)
+    """
+    return ((int(base_seed) << 40) + (int(global_step) << 20) + int(priority)) % _SEED_MODULUS
+
+
+def _row_generator(row: DecodeRow) -> torch.Generator:
+    seed = row.seed if row.seed is not None else int(torch.randint(0, _SEED_MODULUS, (1,)).item())
+    return torch.Generator().manual_seed(seed)
+
+
+def _penalised(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
+    # transformers' RepetitionPenaltyLogitsProcessor rule: shrink the logits of every token already in the sequence.
+    chosen = logits.gather(-1, seen)
+    logits = logits.clone()
+    logits.scatter_(-1, seen, torch.where(chosen > 0, chosen / penalty, chosen * penalty))
+    return logits
+
+
+def _truncated(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
+    """``logits`` with every token outside the top-k and outside the top-p nucleus set to -inf (one row)."""
+    if 0 < top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True)
+        cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(-1)
+        # Keep each token whose preceding mass is below top_p: the most likely token always stays.
+        drop_sorted = (cumulative - torch.softmax(sorted_logits, dim=-1)) >= top_p
+        logits = logits.masked_fill(drop_sorted.scatter(-1, order, drop_sorted), float("-inf"))
+    return logits
+
+
+def _next_token(row: DecodeRow, raw_logits: torch.Tensor, history: torch.Tensor, generator: torch.Generator) -> int:
+    if row.temperature == 0:
+        return int(torch.argmax(raw_logits).item())
+    logits = raw_logits.float()
+    if row.repetition_penalty != 1.0:
+        logits = _penalised(logits, history, row.repetition_penalty)
+    logits = _truncated(logits / row.temperature, row.top_k, row.top_p)
+    return int(torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator).item())
+
+
+def _reported(logits: torch.Tensor, temperatures: Sequence[float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row, the entropy ``[B]`` and log-probabilities ``[B, V]`` of its tempered, untruncated distribution."""
+    entropies = torch.empty(logits.shape[0])
+    log_probs = torch.empty(logits.shape, dtype=torch.float32)
+    # Rows usually share one temperature: one vectorised pass per distinct value.
+    for temperature in set(temperatures):
+        rows = torch.tensor([index for index, value in enumerate(temperatures) if value == temperature])
+        reported = sampling_distribution_logits(logits[rows], temperature)
+        entropies[rows] = entropy_from_logits(reported)
+        log_probs[rows] = torch.log_softmax(reported, dim=-1)
+    return entropies, log_probs
+
+
+def _left_padded(rows: Sequence[DecodeRow], pad_token_id: int, shape: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    input_ids = torch.full(shape, pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros(shape, dtype=torch.long)
+    width = shape[1]
+    for index, row in enumerate(rows):
+        if row.prompt_ids:
+            input_ids[index, width - len(row.prompt_ids) :] = torch.tensor(list(row.prompt_ids), dtype=torch.long)
+            attention_mask[index, width - len(row.prompt_ids) :] = 1
+    return input_ids, attention_mask
+
+
+def decode_batch(
+    model: Any, rows: Sequence[DecodeRow], *, pad_token_id: int, shape: tuple[int, int] | None = None
+) -> list[DecodeResult]:
+    """Decode every row of ``rows`` in one batch with ``model`` (a transformers causal LM); results in row order.
+
+    A row stops at its first stop id or after its ``max_new_tokens``; the batch runs until every row has stopped.
+    ``shape=(batch_rows, prompt_width)`` pads the batch to that many rows (idle ones) and every prompt to that
+    width: the CPU kernels' summation order depends on the matrix shapes (a row's entropies move by ~1e-6 between
+    a batch of 1 and one of 12), so only a fixed shape makes a row's result independent of its batch. Default: the
+    rows as given, padded to the longest prompt. Rows with an empty prompt are rejected.
+    """
+    from transformers import DynamicCache
+
+    if not rows:
+        return []
+    for index, row in enumerate(rows):
+        if not row.prompt_ids:
+            raise ValueError(f"row {index}: empty prompt_ids; a request needs at least one prompt token")
+        if row.max_new_tokens < 1:
+            raise ValueError(f"row {index}: max_new_tokens={row.max_new_tokens}; it must be at least 1")
+    requested = len(rows)
+    if shape is None:
+        shape = (len(rows), max(len(row.prompt_ids) for row in rows))
+    if shape[0] < len(rows) or shape[1] < max(len(row.prompt_ids) for row in rows):
+        raise ValueError(
+            f"shape={shape} does not hold {len(rows)} rows with prompts of up to "
+            f"{max(len(row.prompt_ids) for row in rows)} tokens; split the batch or widen the shape"
+        )
+    generators = [_row_generator(row) for row in rows]
+    # Idle rows: one pad token, already finished; they only keep the matrix shapes fixed.
+    rows = list(rows) + [DecodeRow(prompt_ids=[pad_token_id], max_new_tokens=1)] * (shape[0] - len(rows))
+    input_ids, attention_mask = _left_padded(rows, pad_token_id, shape)
+    # Positions count real tokens only, so a row's positions do not depend on how much padding its batch needs.
+    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    histories = [torch.tensor(list(row.prompt_ids), dtype=torch.long) for row in rows]
+    tokens: list[list[int]] = [[] for _ in rows]
+    entropies: list[list[float]] = [[] for _ in rows]
+    log_probs: list[list[float]] = [[] for _ in rows]
+    finish: list[str | None] = [None] * requested + ["idle"] * (len(rows) - requested)
+    cache = DynamicCache(config=model.config)
+    with torch.inference_mode():
+        logits = model(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, past_key_values=cache
+        ).logits[:, -1, :]
+        next_position = position_ids[:, -1:] + 1
+        for _ in range(max(row.max_new_tokens for row in rows)):
+            step_tokens = torch.full((len(rows), 1), pad_token_id, dtype=torch.long)
+            active = [index for index, reason in enumerate(finish) if reason is None]
+            step_entropies, step_log_probs = _reported(logits, [rows[index].temperature for index in range(len(rows))])
+            for index in active:
+                row = rows[index]
+                token = _next_token(row, logits[index], histories[index], generators[index])
+                entropies[index].append(float(step_entropies[index]))
+                log_probs[index].append(float(step_log_probs[index, token]))
+                tokens[index].append(token)
+                step_tokens[index, 0] = token
+                if row.repetition_penalty != 1.0:
+                    histories[index] = torch.cat([histories[index], torch.tensor([token])])
+                if token in row.stop_ids:
+                    finish[index] = "stop"
+                elif len(tokens[index]) >= row.max_new_tokens:
+                    finish[index] = "length"
+            if all(reason is not None for reason in finish):
+                break
+            attention_mask = torch.cat([attention_mask, torch.ones((len(rows), 1), dtype=torch.long)], dim=-1)
+            logits = model(
+                input_ids=step_tokens,
+                attention_mask=attention_mask,
+                position_ids=next_position,
+                past_key_values=cache,
+            ).logits[:, -1, :]
+            next_position = next_position + 1
+    return [
+        DecodeResult(token_ids=tokens[i], entropies=entropies[i], log_probs=log_probs[i], finish_reason=finish[i] or "length")
+        for i in range(requested)
+    ]
