@@ -80,6 +80,11 @@ if [ "${COT_SFT:-1}" = 1 ]; then
   evaluate "$(source "$RECIPE_DIR/common.sh" && ccrl_latest_hf "$CKPT_DIR/toy_cot/sft" huggingface)" "CoT-SFT" ""
 fi
 
+# Same seed, same numbers: verl names each request by its sample index (the hf_cpu rollout seeds it from that and
+# decodes batches in one fixed shape of max_num_seqs rows); the actor's engine runs torch's deterministic mode.
+determinism=(actor_rollout_ref.rollout.full_determinism=True
+             "actor_rollout_ref.rollout.max_num_seqs=$((TRAIN_BATCH_SIZE * ROLLOUT_N))"
+             actor_rollout_ref.actor.fsdp_config.full_determinism=True)
 curve_args=()
 for seed in $SEEDS; do
   for variant in $VARIANTS; do
@@ -95,7 +100,7 @@ for seed in $SEEDS; do
     (export METHOD=comt_ccrl EXPERIMENT_NAME=$run STAGES=rl SFT_MODEL_PATH=$sft_model \
        CCRL_ALPHA=$alpha CCRL_BETA=$beta CCRL_SHAPING=$shaping && source "$RECIPE_DIR/common.sh" \
        && ccrl_recipe_main "data.seed=$seed" "actor_rollout_ref.rollout.seed=$seed" \
-         trainer.val_before_train=False)
+         trainer.val_before_train=False "${determinism[@]}")
     rl_model=$(source "$RECIPE_DIR/common.sh" && ccrl_latest_hf "$CKPT_DIR/$run/rl" actor/huggingface)
     evaluate "$rl_model" "$label" "$seed"
     curve_args+=("$label=$VERL_FILE_LOGGER_PATH")

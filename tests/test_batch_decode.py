@@ -32,7 +32,10 @@ def model_and_prompts():
     prompts = [
         list(
             tokenizer.apply_chat_template(
-                [{"role": "user", "content": problem.question}], add_generation_prompt=True, tokenize=True, return_dict=False
+                [{"role": "user", "content": problem.question}],
+                add_generation_prompt=True,
+                tokenize=True,
+                return_dict=False,
             )
         )
         for problem in generate_problems("test", 6, seed=0)

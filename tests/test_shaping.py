@@ -71,8 +71,32 @@ def test_score_response_averages_brier_terms_over_the_judged_numbers():
 
 
 def test_unknown_shaping_is_refused_with_the_choices():
-    with pytest.raises(ValueError, match=r"ccrl.shaping='log'.*\['linear', 'brier'\]"):
-        CCRLConfig(shaping="log")
+    with pytest.raises(ValueError, match=r"ccrl.shaping='spherical'.*\['linear', 'brier', 'log'\]"):
+        CCRLConfig(shaping="spherical")
+
+
+@pytest.mark.parametrize(("correct", "confidence"), [(True, 1.0), (True, 0.3), (False, 0.0), (False, 0.9), (True, 0.5)])
+def test_log_term_is_an_affine_map_of_the_floored_log_score(correct, confidence):
+    happened = confidence if correct else 1 - confidence
+    expected = ALPHA + (ALPHA + BETA) * math.log(max(happened, 0.01)) / math.log(100)
+    assert number_term(correct, confidence, alpha=ALPHA, beta=BETA, shaping="log") == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("correct", [True, False])
+def test_log_shaping_agrees_with_linear_on_a_certain_number(correct):
+    linear = number_term(correct, 1.0, alpha=ALPHA, beta=BETA)
+    assert number_term(correct, 1.0, alpha=ALPHA, beta=BETA, shaping="log") == pytest.approx(linear)
+
+
+@pytest.mark.parametrize("p_correct", [0.1, 0.35, 0.6, 0.8, 0.97])
+def test_log_expectation_is_highest_at_the_true_probability(p_correct):
+    assert best_confidence(p_correct, "log") == pytest.approx(p_correct, abs=1 / 200)
+
+
+@given(st.booleans(), st.floats(0.0, 1.0), st.floats(0.0, 3.0), st.floats(0.0, 3.0))
+def test_log_term_stays_within_minus_beta_and_alpha(correct, confidence, alpha, beta):
+    term = number_term(correct, confidence, alpha=alpha, beta=beta, shaping="log")
+    assert -beta - 1e-12 <= term <= alpha + 1e-12
 
 
 def test_tau_with_brier_shaping_is_refused_naming_the_fix():

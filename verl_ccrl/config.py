@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from verl_ccrl.shaping import SHAPINGS
+
 __all__ = [
     "CCRLConfig", "CONFIDENCE_ESTIMATORS", "AGGREGATIONS", "VERIFICATION_SOURCES", "RESTATEMENT_POLICIES", "SHAPINGS"
 ]  # fmt: skip
@@ -21,7 +23,6 @@ AGGREGATIONS = ("mean", "min", "last")
 VERIFICATION_SOURCES = ("arithmetic", "reference")
 RESTATEMENT_POLICIES = ("unverifiable", "inherit")
 ENTROPY_SOURCES = ("rollout", "actor")
-SHAPINGS = ("linear", "brier")
 
 
 @dataclass
@@ -54,7 +55,9 @@ class CCRLConfig:
             "'linear' s = +alpha*c if right, -beta*c if wrong (the paper's description; not a proper scoring rule: "
             "it pushes c to 1 where the chance p of being right exceeds beta/(alpha+beta) and to 0 below); "
             "'brier' s = alpha - (alpha+beta)*(c - y)^2 (a proper scoring rule: its expectation is highest at "
-            "c = p; same values as 'linear' at c = 1, range [-beta, alpha]). README, \"Shaping\"."
+            "c = p; same values as 'linear' at c = 1, range [-beta, alpha]); 'log' s = alpha + (alpha+beta)*"
+            "ln(max(q, 0.01))/ln(100), q = c if right else 1 - c (the log score, proper for c in [0.01, 0.99], same "
+            "range). README, \"Shaping\"."
         },
     )
     confidence_estimator: str = field(

@@ -127,7 +127,9 @@ def _reported(logits: torch.Tensor, temperatures: Sequence[float]) -> tuple[torc
     return entropies, log_probs
 
 
-def _left_padded(rows: Sequence[DecodeRow], pad_token_id: int, shape: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+def _left_padded(
+    rows: Sequence[DecodeRow], pad_token_id: int, shape: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
     input_ids = torch.full(shape, pad_token_id, dtype=torch.long)
     attention_mask = torch.zeros(shape, dtype=torch.long)
     width = shape[1]
@@ -211,6 +213,8 @@ def decode_batch(
             ).logits[:, -1, :]
             next_position = next_position + 1
     return [
-        DecodeResult(token_ids=tokens[i], entropies=entropies[i], log_probs=log_probs[i], finish_reason=finish[i] or "length")
+        DecodeResult(
+            token_ids=tokens[i], entropies=entropies[i], log_probs=log_probs[i], finish_reason=finish[i] or "length"
+        )
         for i in range(requested)
     ]

@@ -53,8 +53,11 @@ SERVER_NAME_PREFIX = f"{HF_CPU_ROLLOUT_NAME}_server"
 # How long the first request of a batch waits for the others: verl's agent loop workers send a step's requests
 # within a few milliseconds; a request that misses the batch waits for the next one, it is never lost.
 COALESCE_SECONDS = 0.02
-# Rows decoded together at most; the toy models' KV cache for this many rows is a few MB.
+# Rows decoded together at most (also capped by rollout.max_num_seqs; 1 serves one request at a time).
 MAX_BATCH_ROWS = 256
+# Intra-op threads of the server's decoding. The models served here are tiny: a second thread saves nothing and,
+# with the trainer's processes on the same cores, its spin-waits made a 32-row decode 14x slower (measured).
+DECODE_THREADS = 1
 
 
 def sample_index_of_request(request_id: str) -> int | None:
@@ -107,7 +110,8 @@ class HFCPURolloutServer:
         self.max_model_len = self.config.max_model_len or getattr(
             self.model.config, "max_position_embeddings", self.config.prompt_length + self.config.response_length
         )
-        # Only requests without a seed or a batch index draw from this (README "Reproducible CPU runs").
+        torch.set_num_threads(DECODE_THREADS)
+        # Only requests without a seed or a sample index draw from this.
         torch.manual_seed(self.config.seed + replica_rank)
         self.pad_token_id = pad_token_id if pad_token_id is not None else 0
         # One batch at a time, and update_weights never interleaves with a batch.
@@ -180,7 +184,9 @@ class HFCPURolloutServer:
     async def _serve_pending(self) -> None:
         """Decode the queued requests in batches until none is left; requests that arrive meanwhile wait for the
         next batch."""
-        limit = self._deterministic_rows if self.config.full_determinism else MAX_BATCH_ROWS
+        limit = (
+            self._deterministic_rows if self.config.full_determinism else min(self._deterministic_rows, MAX_BATCH_ROWS)
+        )
         while self._pending:
             # Requests of one step arrive within milliseconds of each other: let them join one batch.
             await asyncio.sleep(COALESCE_SECONDS)
