@@ -78,6 +78,12 @@ class TableConfig:
     table_dir: str | None = _option(None, "Where results.md/.csv and the PNG plots go. Default: the runs directory.")
     id_benchmarks: tuple[str, ...] = _benchmarks_option("ID", DEFAULT_ID_BENCHMARKS)
     ood_benchmarks: tuple[str, ...] = _benchmarks_option("OOD", DEFAULT_OOD_BENCHMARKS)
+    baseline: str | None = _option(
+        None,
+        "A method label (as given to --method): results.md gains every other seeded method's difference from it, "
+        "paired by seed, with a 95 %% interval.",
+        metavar="METHOD",
+    )
 
     def __post_init__(self) -> None:
         self.merge = _tuple_of_strings("merge", self.merge)

@@ -134,4 +134,4 @@ def merge_table(config: TableConfig) -> dict[str, str]:
     if config.runs_dir is not None:
         paths = find_run_files(config.runs_dir) + paths
     runs = load_runs(paths, strict_paths=config.merge)
-    return write_table(runs, config.table_dir, config.id_benchmarks, config.ood_benchmarks)
+    return write_table(runs, config.table_dir, config.id_benchmarks, config.ood_benchmarks, config.baseline)

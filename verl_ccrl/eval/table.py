@@ -46,6 +46,7 @@ from verl_ccrl.eval.calibration_table import (
     seed_calibration,
 )
 from verl_ccrl.eval.config import EvalError
+from verl_ccrl.eval.contrast import contrast_markdown
 from verl_ccrl.eval.plots import plot_overconfidence, plot_reliability
 from verl_ccrl.eval.scoring import OVERCONFIDENCE_THRESHOLDS, reliability_bins
 
@@ -93,6 +94,9 @@ class TableRow:
     seeds: tuple[int | None, ...] = ()  # None: runs without a seed
     accuracy_sd: dict[str, float | None] = field(default_factory=dict)
     sd: dict[str, float | None] = field(default_factory=dict)
+    # column -> seed -> that seed's value as the table shows it (accuracies in %): benchmarks by name, the CSV's
+    # other columns, and number_accuracy (% of judged computed numbers that are right).
+    per_seed: dict[str, dict[Any, float | None]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -148,6 +152,12 @@ def _seed(runs: Sequence[dict[str, Any]], id_benchmarks: Sequence[str], ood_benc
     return _Seed(accuracy, n, {**columns, **rates}, counts)
 
 
+def _number_accuracy(counts: dict[str, int]) -> dict[str, float | None]:
+    """The share (%) of a seed's judged computed numbers that are right."""
+    judged = counts.get("n_judged", 0)
+    return {"number_accuracy": 100.0 * (1 - counts.get("n_wrong", 0) / judged) if judged else None}
+
+
 def _summed(counts: Sequence[dict[str, int]]) -> dict[str, int]:
     total: dict[str, int] = {}
     for seed_counts in counts:
@@ -191,6 +201,11 @@ def build_rows(
         row.n_judged, row.n_wrong = counts["n_judged"], counts["n_wrong"]
         row.n_answer_judged, row.n_answer_wrong = counts["n_answer_judged"], counts["n_answer_wrong"]
         row.reliability = reliability_bins([p for seed in seeds for p in _points(by_seed[seed], "judged")])
+        for seed, values in zip(seeds, per_seed, strict=True):
+            percent = {**values.accuracy, "id_avg": values.columns["id_avg"], "ood_avg": values.columns["ood_avg"]}
+            as_shown = {**values.columns, **{k: None if v is None else 100 * v for k, v in percent.items()}}
+            for column, value in {**as_shown, **_number_accuracy(values.counts)}.items():
+                row.per_seed.setdefault(column, {})[seed] = value
         rows.append(row)
     return rows
 
@@ -209,8 +224,12 @@ def write_table(
     table_dir: str,
     id_benchmarks: Sequence[str] = DEFAULT_ID_BENCHMARKS,
     ood_benchmarks: Sequence[str] = DEFAULT_OOD_BENCHMARKS,
+    baseline: str | None = None,
 ) -> dict[str, str]:
-    """Write results.md, results.csv, reliability.png and overconfidence.png; returns name -> path."""
+    """Write results.md, results.csv, reliability.png and overconfidence.png; returns name -> path.
+
+    ``baseline`` (a method label) adds the "Differences from" section: every other method against it, per seed.
+    """
     if not runs:
         raise EvalError(
             "No run JSONs to tabulate. Run an evaluation first (`python -m verl_ccrl.eval --data ... --out-dir "
@@ -225,7 +244,7 @@ def write_table(
         "reliability": os.path.join(table_dir, "reliability.png"),
         "overconfidence": os.path.join(table_dir, "overconfidence.png"),
     }
-    _write_markdown(paths["markdown"], rows, benchmarks, id_benchmarks, ood_benchmarks)
+    _write_markdown(paths["markdown"], rows, benchmarks, id_benchmarks, ood_benchmarks, baseline)
     _write_csv(paths["csv"], rows, benchmarks)
     plot_reliability(paths["reliability"], rows)
     plot_overconfidence(paths["overconfidence"], rows)
@@ -238,6 +257,7 @@ def _write_markdown(
     benchmarks: Sequence[str],
     id_benchmarks: Sequence[str],
     ood_benchmarks: Sequence[str],
+    baseline: str | None = None,
 ) -> None:
     id_columns = [b for b in benchmarks if b in id_benchmarks]
     ood_columns = [b for b in benchmarks if b in ood_benchmarks]
@@ -276,7 +296,27 @@ def _write_markdown(
             "above; seeds: " + "; ".join(f"{row.label}: {_seed_list(row)}" for row in seeded) + "."
         )
     with open(path, "w") as handle:
-        handle.write("\n".join(lines + notes + calibration_markdown(rows)) + "\n")
+        handle.write(
+            "\n".join(lines + notes + calibration_markdown(rows) + _contrast(rows, benchmarks, baseline)) + "\n"
+        )
+
+
+def _contrast(rows: Sequence[TableRow], benchmarks: Sequence[str], baseline: str | None) -> list[str]:
+    if baseline is None:
+        return []
+    base = [row for row in rows if row.method == baseline]
+    if len(base) != 1:
+        raise EvalError(
+            f"--baseline {baseline!r}: {len(base)} rows have that method (methods: "
+            f"{sorted({row.method for row in rows})}). Pass one method label, as given to --method."
+        )
+    columns = [(b, DISPLAY_NAMES.get(b, b)) for b in benchmarks] + [
+        ("id_avg", "ID avg"), ("ood_avg", "OOD avg"), ("number_accuracy", "Number acc."),
+        ("overconfident_error@0.5", "OCE@0.5"), ("overconfident_error@0.9", "OCE@0.9"), ("ece", "ECE"),
+        ("mean_tokens", "Tokens"),
+    ]  # fmt: skip
+    arms = [(row.method, row.per_seed) for row in rows if row is not base[0] and row.n_seeds >= 2]
+    return contrast_markdown(baseline, arms, columns, base[0].per_seed)
 
 
 def _seed_list(row: TableRow, separator: str = ", ") -> str:

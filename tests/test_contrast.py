@@ -1,0 +1,62 @@
+"""Differences from a baseline method, paired by seed, in results.md (``python -m verl_ccrl.eval table --baseline``)."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+from eval_runs import write_run
+
+from verl_ccrl.eval.config import EvalError, TableConfig
+from verl_ccrl.eval.contrast import difference, t_quantile_975
+from verl_ccrl.eval.runner import merge_table
+
+ARM_ID = {1: 0.72, 2: 0.70, 3: 0.75}
+BASE_ID = {1: 0.66, 2: 0.69, 3: 0.68}
+
+
+def _study(directory, arms=("CCRL", "outcome")):
+    # A wrong number with confidence 0.95 and a right one with 0.6: OCE@0.5 is 100 % for every seed.
+    for seed in (1, 2, 3):
+        write_run(directory, "outcome", "toy", "toy_id", BASE_ID[seed], seed=seed, judged=[(0.95, False), (0.6, True)])
+        if "CCRL" in arms:
+            judged = [(0.95, False), (0.6, True), (0.3, False)]  # one of two wrong numbers confident: 50 %
+            write_run(directory, "CCRL", "toy", "toy_id", ARM_ID[seed], seed=seed, judged=judged)
+    write_run(directory, "SFT", "toy", "toy_id", 0.6)  # no seed: not compared
+
+
+def test_paired_difference_and_its_interval_follow_students_t():
+    deltas = [100 * (ARM_ID[s] - BASE_ID[s]) for s in (1, 2, 3)]
+    result = difference({s: 100 * v for s, v in ARM_ID.items()}, {s: 100 * v for s, v in BASE_ID.items()})
+    half = t_quantile_975(2) * statistics.stdev(deltas) / 3**0.5
+    assert result.n == 3
+    assert result.mean == pytest.approx(statistics.fmean(deltas))
+    assert (result.low, result.high) == pytest.approx((result.mean - half, result.mean + half))
+
+
+def test_seeds_the_baseline_lacks_are_left_out_and_one_shared_seed_gives_no_interval():
+    assert difference({1: 5.0, 2: 6.0, 9: 100.0}, {1: 4.0, 2: 4.0}).mean == pytest.approx(1.5)
+    assert difference({1: 5.0, 9: 6.0}, {1: 4.0, 2: 4.0}) is None
+
+
+def test_results_gain_a_differences_section_marking_intervals_that_exclude_zero(tmp_path):
+    _study(tmp_path)
+    merge_table(TableConfig(runs_dir=str(tmp_path), id_benchmarks=("toy_id",), ood_benchmarks=(), baseline="outcome"))
+    text = (tmp_path / "results.md").read_text()
+    section = text[text.index("## Differences from outcome") :]
+    [ccrl_line] = [line for line in section.splitlines() if line.startswith("| CCRL")]
+    cells = [cell.strip() for cell in ccrl_line.strip("|").split("|")]
+    header = [cell.strip() for cell in section.splitlines()[2].strip("|").split("|")]
+    by_column = dict(zip(header, cells, strict=True))
+    assert by_column["Seeds"] == "3"
+    assert by_column["OCE@0.5"].startswith("-50.0 [-50.0, -50.0]") and "\\*" in by_column["OCE@0.5"]
+    expected = statistics.fmean(100 * (ARM_ID[s] - BASE_ID[s]) for s in (1, 2, 3))
+    assert by_column["ID avg"].startswith(f"{expected:+.1f} [")
+    assert "SFT" not in section  # a method without seeds has nothing to pair
+
+
+def test_a_baseline_that_names_no_method_is_an_error_listing_the_methods(tmp_path):
+    _study(tmp_path)
+    config = TableConfig(runs_dir=str(tmp_path), id_benchmarks=("toy_id",), ood_benchmarks=(), baseline="grpo")
+    with pytest.raises(EvalError, match=r"--baseline 'grpo'.*\['CCRL', 'SFT', 'outcome'\]"):
+        merge_table(config)

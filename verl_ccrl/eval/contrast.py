@@ -1,0 +1,106 @@
+"""Each method's difference from a baseline method, paired by training seed, with a 95 % interval. Pure Python.
+
+Seed s of every arm of a study starts from the same checkpoint, sees the same data order and draws its rollouts
+from the same seeded streams, so the arms are compared seed by seed: d_s = arm_s - baseline_s over the seeds both
+have, and the interval is Student's t on those differences, mean(d) +- t(0.975, n-1) * sd(d) / sqrt(n). With two
+seeds t is 12.7: the interval is honest about how little two seeds can tell.
+
+    >>> d = difference({1: 70.0, 2: 74.0, 3: 72.0}, {1: 66.0, 2: 69.0, 3: 69.0})
+    >>> d.mean, round(d.low, 2), round(d.high, 2), d.n, d.excludes_zero
+    (4.0, 1.52, 6.48, 3, True)
+    >>> difference({1: 70.0, 2: 74.0}, {1: 66.0, 2: 69.0}).excludes_zero
+    False
+    >>> difference({1: 70.0}, {1: 66.0}) is None  # one seed: no interval
+    True
+
+Deliberately not handled: unpaired runs (an arm whose seeds the baseline lacks is compared on the shared seeds
+only), multiple-comparison correction (the README names how many intervals a table holds), non-normal differences.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = ["Difference", "contrast_markdown", "difference", "t_quantile_975"]
+
+# Student's t, 0.975 quantile, by degrees of freedom (scipy.stats.t.ppf(0.975, df)); past 30 the normal 1.96.
+_T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+          2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)  # fmt: skip
+
+
+def t_quantile_975(degrees_of_freedom: int) -> float:
+    """The two-sided 95 % critical value of Student's t.
+
+    >>> t_quantile_975(1), t_quantile_975(2), t_quantile_975(1000)
+    (12.706, 4.303, 1.96)
+    """
+    if degrees_of_freedom < 1:
+        raise ValueError(f"degrees_of_freedom={degrees_of_freedom}: a t interval needs at least 1 (two seeds)")
+    return _T_975[degrees_of_freedom - 1] if degrees_of_freedom <= len(_T_975) else 1.96
+
+
+@dataclass(frozen=True)
+class Difference:
+    """mean(arm - baseline) over ``n`` shared seeds and its 95 % interval [low, high]."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    @property
+    def excludes_zero(self) -> bool:
+        """True when the interval lies wholly above or wholly below 0: a difference beyond the seed spread."""
+        return self.low > 0 or self.high < 0
+
+
+def difference(arm: Mapping[object, float | None], baseline: Mapping[object, float | None]) -> Difference | None:
+    """The paired difference of two methods' per-seed values (seed -> value); None with fewer than 2 shared seeds."""
+    shared = [seed for seed in arm if seed in baseline and arm[seed] is not None and baseline[seed] is not None]
+    if len(shared) < 2:
+        return None
+    deltas = [float(arm[seed]) - float(baseline[seed]) for seed in shared]  # type: ignore[arg-type]
+    mean = statistics.fmean(deltas)
+    half_width = t_quantile_975(len(deltas) - 1) * statistics.stdev(deltas) / math.sqrt(len(deltas))
+    return Difference(mean=mean, low=mean - half_width, high=mean + half_width, n=len(deltas))
+
+
+def _cell(value: Difference | None) -> str:
+    if value is None:
+        return "n/a"
+    mark = " **\\***" if value.excludes_zero else ""
+    return f"{value.mean:+.1f} [{value.low:+.1f}, {value.high:+.1f}]{mark}"
+
+
+def contrast_markdown(
+    baseline: str,
+    arms: Sequence[tuple[str, Mapping[str, Mapping[object, float | None]]]],
+    columns: Sequence[tuple[str, str]],
+    baseline_values: Mapping[str, Mapping[object, float | None]],
+) -> list[str]:
+    """The "Differences from BASELINE" section of results.md.
+
+    ``arms``: (label, column -> seed -> value) of every other method; ``columns``: (key, header) in order;
+    ``baseline_values``: the baseline's column -> seed -> value.
+    """
+    header = ["Method", "Seeds", *(name for _, name in columns)]
+    lines = ["", f"## Differences from {baseline}", "", "| " + " | ".join(header) + " |"]
+    lines.append("|---|---:|" + "|".join(["---:"] * len(columns)) + "|")
+    count = outside = 0
+    for label, values in arms:
+        cells = [difference(values.get(key, {}), baseline_values.get(key, {})) for key, _ in columns]
+        shared = max((cell.n for cell in cells if cell is not None), default=0)
+        count += sum(cell is not None for cell in cells)
+        outside += sum(cell is not None and cell.excludes_zero for cell in cells)
+        lines.append("| " + " | ".join([label, str(shared), *(_cell(cell) for cell in cells)]) + " |")
+    lines += [
+        "",
+        f"Each cell: mean over seeds of (method - {baseline}) for the same seed, in points, and its 95 % interval "
+        "(Student's t on the per-seed differences). **\\*** marks an interval that excludes 0: a difference beyond "
+        f"the seed spread. {outside} of {count} intervals exclude 0; at 95 % about {count / 20:.1f} would by chance "
+        "alone.",
+    ]
+    return lines
