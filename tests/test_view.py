@@ -219,3 +219,21 @@ def test_bad_input_is_one_error_line_naming_the_path_and_the_fix(arguments, mess
     assert main(["view", *arguments, "--out", str(tmp_path / "x.html")]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: ") and message in error and "Traceback" not in error
+
+
+def test_problems_where_the_responses_disagree_are_shown_side_by_side(page, results):
+    by_problem = {}
+    for sample in samples_of(results):
+        by_problem.setdefault((sample["benchmark"], sample["question"]), set()).add(sample["correct"])
+    disagreeing = [key for key, verdicts in by_problem.items() if verdicts == {True, False}]
+    assert disagreeing
+    set_filter(page, "f-answer", "disagree")
+    set_filter(page, "f-layout", "compare")
+    assert page.evaluate("document.querySelectorAll('section.group').length") == len(disagreeing)
+    groups = page.evaluate(
+        "Array.from(document.querySelectorAll('section.group')).map(g => [g.querySelectorAll('.card.right').length,"
+        " g.querySelectorAll('.card.wrong').length])"
+    )
+    assert all(right and wrong for right, wrong in groups)
+    set_filter(page, "f-answer", "")
+    set_filter(page, "f-layout", "list")

@@ -94,8 +94,9 @@
     add("text", { x: x(1) + 6, y: y(0.5) + 12, "font-size": 10 }, "correct");
     box.append(svg);
     const s = calibration.summary;
-    const rates = data.thresholds.map((t) => "> " + t + ": " + percent(s["overconfident_error_rate@" + t])).join(", ");
-    box.append(el("p", "", "overconfident errors (share of wrong numbers with confidence " + rates + ")"));
+    const rates = data.thresholds.map((t) => percent(s["overconfident_error_rate@" + t])).join(" / ");
+    box.append(el("p", "", "overconfident errors: " + rates + " of the wrong numbers have confidence above " +
+      data.thresholds.join(" / ")));
     box.append(el("p", "muted", "ECE " + fmt(s.ece, 3) + "; " + s.n_judged + " judged numbers, " + s.n_wrong +
       " wrong; mean confidence right " + fmt(s.mean_confidence_correct, 2) + ", wrong " + fmt(s.mean_confidence_wrong, 2)));
     return box;
@@ -121,6 +122,9 @@
   const slider = $("f-threshold");
   slider.value = String(Math.max(...data.thresholds));
   const searchText = new Array(rows.length);
+  // Problems whose responses disagree: some right, some wrong (over every method and seed).
+  const answers = problems.map(() => 0);
+  for (const row of rows) answers[row.problem] |= row.correct ? 1 : 2;
 
   function read() {
     return {
@@ -135,7 +139,11 @@
     if (f.benchmark && problems[row.problem][0] !== f.benchmark) return false;
     if (f.seed && seedLabel(row) !== f.seed) return false;
     if (f.source && row.source !== f.source) return false;
-    if (f.answer && row.correct !== (f.answer === "right")) return false;
+    if (f.answer === "disagree") {
+      if (answers[row.problem] !== 3) return false;
+    } else if (f.answer && row.correct !== (f.answer === "right")) {
+      return false;
+    }
     if (f.confident && !row.numbers.some((n) => n[MARK] === WRONG && n[CONF] !== null && n[CONF] > f.threshold)) {
       return false;
     }
@@ -309,5 +317,6 @@
   list.addEventListener("focusout", hideTip);
 
   apply();
+  document.body.dataset.readyMs = performance.now().toFixed(0);
   document.body.dataset.ready = "1";
 })();
