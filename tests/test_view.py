@@ -14,12 +14,12 @@ from chromium import Chromium, find_chromium
 from view_inputs import write_toy_records, write_toy_results
 
 from verl_ccrl.eval.cli import main
-from verl_ccrl.eval.scoring import judged_points, reliability_bins
+from verl_ccrl.eval.scoring import RELIABILITY_BINS, judged_points, reliability_bins
 
 MARKER = "window.__viewerPwned"
 HOSTILE = (
     "<script>window.__viewerPwned = 'script'</script>\n"
-    '<img src=x onerror="window.__viewerPwned = \'img\'">\n'
+    "<img src=x onerror=\"window.__viewerPwned = 'img'\">\n"
     "</textarea><textarea>\n"
     "</script><script>window.__viewerPwned = 'breakout'</script>\n"
     "<a href=\"javascript:window.__viewerPwned = 'link'\">12 + 3 = 15</a> {{SCRIPT}} &lt;b&gt;\n"
@@ -155,7 +155,9 @@ def test_hostile_response_runs_no_script(page):
 
 
 def test_hover_or_focus_shows_reason_confidence_entropy_and_token_span(page):
-    page.evaluate("document.querySelector('#list mark.m-wrong').dispatchEvent(new MouseEvent('mouseover', {bubbles: true}))")
+    page.evaluate(
+        "document.querySelector('#list mark.m-wrong').dispatchEvent(new MouseEvent('mouseover', {bubbles: true}))"
+    )
     tip = page.evaluate("document.getElementById('tip').textContent")
     assert tip.startswith("wrong: ") and ", not " in tip, tip
     assert "confidence 0." in tip or "confidence 1." in tip
@@ -167,9 +169,9 @@ def test_hover_or_focus_shows_reason_confidence_entropy_and_token_span(page):
 def test_a_click_on_a_reliability_bin_lists_its_numbers(page, results):
     records = [json.loads(line) for line in samples_of_method(results, "CoMT+CCRL")]
     last_bin = reliability_bins(judged_points(records))[-1]
-    position = round(last_bin["low"] * 10)
+    position = round(last_bin["low"] * RELIABILITY_BINS)
     page.evaluate(
-        f"document.querySelector('rect.bin[data-method=\"CoMT+CCRL\"][data-bin=\"{position}\"]').dispatchEvent("
+        f'document.querySelector(\'rect.bin[data-method="CoMT+CCRL"][data-bin="{position}"]\').dispatchEvent('
         "new MouseEvent('click', {bubbles: true}))"
     )
     assert page.evaluate("document.querySelectorAll('#bin-list tr').length") == last_bin["count"] + 1  # + header

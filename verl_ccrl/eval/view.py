@@ -56,7 +56,17 @@ from verl_ccrl.eval.scoring import (
     reliability_bins,
 )
 
-__all__ = ["MARKS", "build_page", "is_record_dir", "number_mark", "page_data", "read_records", "read_results", "script_json", "write_page"]
+__all__ = [
+    "MARKS",
+    "build_page",
+    "is_record_dir",
+    "number_mark",
+    "page_data",
+    "read_records",
+    "read_results",
+    "script_json",
+    "write_page",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +149,9 @@ def _load_tokenizer(path: str | None, record_dir: str):
 
         return AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError) as error:
-        raise EvalError(f"--tokenizer {path}: no tokenizer loads from it ({error}). Pass the policy's model dir.")
+        raise EvalError(
+            f"--tokenizer {path}: no tokenizer loads from it ({error}). Pass the policy's model dir."
+        ) from error
 
 
 def read_records(
