@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -31,14 +32,21 @@ def main() -> int:
     parser.add_argument("--keep", default=None, help="Write the inputs and the page here (default: a temporary dir).")
     parser.add_argument("--screenshot", default=None, metavar="PNG", help="Also save a screenshot of the page here.")
     args = parser.parse_args()
+    work = args.keep or tempfile.mkdtemp(prefix="view-load-")
+    try:
+        return measure(args, work)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
+
+def measure(args: argparse.Namespace, work: str) -> int:
     from chromium import Chromium
     from view_inputs import METHODS, write_toy_results
 
     from toy_world.tokenizer import build_tokenizer
     from verl_ccrl.eval.cli import main as eval_main
 
-    work = args.keep or tempfile.mkdtemp(prefix="view-load-")
     runs = sum(len(seeds) for _, _, seeds in METHODS.values())
     per_benchmark = -(-args.responses // (3 * runs))
     started = time.perf_counter()
