@@ -183,7 +183,10 @@ def test_a_click_on_a_reliability_bin_lists_its_numbers(page, results):
 def test_training_records_show_beside_evaluation_samples(results, browser, toy_tokenizer, tmp_path):
     record_dir = write_toy_records(str(tmp_path / "records"), toy_tokenizer, 2)
     toy_tokenizer.save_pretrained(str(tmp_path / "tokenizer"))
-    n_records = sum(1 for path in glob.glob(os.path.join(record_dir, "*.jsonl")) for _ in open(path))
+    [record_file] = glob.glob(os.path.join(record_dir, "*.jsonl"))
+    n_records = sum(1 for _ in open(record_file))
+    with open(record_file, "a") as handle:  # a torn line and one whose ids no tokenizer decodes: skipped, counted
+        handle.write('{"response_ids": [1, 2\n{"response_ids": ["x", -5], "ground_truth": "3"}\n')
     out = str(tmp_path / "report.html")
     arguments = ["view", results, f"CCRL-train={record_dir}", "--tokenizer", str(tmp_path / "tokenizer")]
     assert main([*arguments, "--out", out, "--quiet"]) == 0
@@ -191,6 +194,7 @@ def test_training_records_show_beside_evaluation_samples(results, browser, toy_t
     opened.wait_for("document.body.dataset.ready === '1'")
     set_filter(opened, "f-source", "train")
     assert shown(opened) == n_records == 6 and opened.problems == []
+    assert "2 unreadable line(s) skipped" in opened.evaluate("document.getElementById('summary').textContent")
     assert opened.evaluate("document.querySelectorAll('#list mark.m-correct').length") > 0
 
 
@@ -200,9 +204,10 @@ def test_a_torn_line_is_skipped_counted_and_stated(results, tmp_path, caplog):
     os.system(f"cp -r {results} {copy}")
     with open(copy / "samples" / os.path.basename(torn), "a") as handle:
         handle.write('{"benchmark": "toy_id", "response": "half a li\n')
+        handle.write('{"response": "7 apples", "numbers": [{"text": "7"}]}\n')  # JSON, but no span or kind
     out = tmp_path / "report.html"
     assert main(["view", str(copy), "--out", str(out), "--quiet"]) == 0
-    assert "1 unreadable line(s) skipped" in caplog.text
+    assert "2 unreadable line(s) skipped" in caplog.text
     assert '"skipped":{' in out.read_text() and os.path.basename(torn) in out.read_text()
 
 

@@ -105,6 +105,24 @@ def _read_jsonl(path: str, skipped: dict[str, int]) -> Iterator[tuple[int, dict[
                 skipped[path] = skipped.get(path, 0) + 1
 
 
+def _is_sample(record: dict[str, Any]) -> bool:
+    """Whether a samples line has what the page reads: the response and numbers with span, kind and verdict."""
+    numbers = record.get("numbers")
+    return (
+        isinstance(record.get("response"), str)
+        and isinstance(numbers, list)
+        and all(
+            isinstance(number, dict)
+            and isinstance(number.get("start"), int)
+            and isinstance(number.get("end"), int)
+            and isinstance(number.get("kind"), str)
+            and (number.get("confidence") is None or isinstance(number["confidence"], int | float))
+            and "verdict" in number
+            for number in numbers
+        )
+    )
+
+
 def _require_directory(path: str, what: str) -> None:
     if not os.path.isdir(path):
         raise EvalError(f"{path}: no such directory. Pass {what}.")
@@ -131,7 +149,7 @@ def read_results(results_dir: str, skipped: dict[str, int]) -> list[tuple[dict[s
         labels = {"method": run["method"], "model": run["model_name"], "benchmark": run["benchmark"]}
         labels["seed"] = run.get("seed")
         for line_number, record in _read_jsonl(path, skipped):
-            if not isinstance(record.get("numbers"), list) or not isinstance(record.get("response"), str):
+            if not _is_sample(record):
                 skipped[path] = skipped.get(path, 0) + 1
                 continue
             samples.append(({**labels, "source": "eval", "where": f"{path}:{line_number}"}, record))
@@ -179,17 +197,18 @@ def read_records(
             if not isinstance(ids, list) or record.get("ground_truth") is None:
                 skipped[path] = skipped.get(path, 0) + 1
                 continue
-            text = tokenizer.decode(ids, skip_special_tokens=True)
-            example = EvalExample(
-                label, line_number, [], str(record.get("problem") or ""), str(record["ground_truth"]),
-                record.get("reference"), tuple(record.get("reference_values") or ()), path, line_number,
-            )  # fmt: skip
             try:
+                example = EvalExample(
+                    label, line_number, [], str(record.get("problem") or ""), str(record["ground_truth"]),
+                    record.get("reference"), tuple(record.get("reference_values") or ()), path, line_number,
+                )  # fmt: skip
+                text = tokenizer.decode(ids, skip_special_tokens=True)
                 scored = score_sample(
                     example, text, token_spans=aligner.char_spans(ids, text), entropies=record.get("entropies"),
                     n_tokens=len(ids), finish_reason="", config=config,
                 )  # fmt: skip
-            except (TypeError, ValueError, IndexError):  # a torn field: the line is skipped and counted
+            except Exception as error:  # a torn field (ids, entropies): the line is skipped and counted
+                logger.warning("%s:%d: not replayable (%r); skipped", path, line_number, error)
                 skipped[path] = skipped.get(path, 0) + 1
                 continue
             if "acc" in info:
