@@ -29,7 +29,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Calibration", "DEFAULT_N_BINS", "DEFAULT_THRESHOLDS", "ReliabilityBin", "measure_calibration"]
+__all__ = ["Calibration", "DEFAULT_N_BINS", "DEFAULT_THRESHOLDS", "ReliabilityBin", "bin_index", "measure_calibration"]
 
 DEFAULT_THRESHOLDS = (0.5, 0.7, 0.9)  # the paper's
 DEFAULT_N_BINS = 10
@@ -97,10 +97,20 @@ def measure_calibration(
     )
 
 
+def bin_index(confidence: float, n_bins: int = DEFAULT_N_BINS) -> int:
+    """Position of ``confidence``'s bin among ``n_bins`` equal-width bins (the reliability diagram's and the ECE's);
+    a confidence of exactly 1 falls in the last.
+
+    >>> bin_index(0.0), bin_index(0.95), bin_index(1.0), bin_index(0.5, n_bins=2)
+    (0, 9, 9, 1)
+    """
+    return max(0, min(int(confidence * n_bins), n_bins - 1))
+
+
 def _reliability_bins(points: list[tuple[float, bool]], n_bins: int) -> tuple[ReliabilityBin, ...]:
     members: list[list[tuple[float, bool]]] = [[] for _ in range(n_bins)]
     for confidence, correct in points:
-        members[max(0, min(int(confidence * n_bins), n_bins - 1))].append((confidence, correct))
+        members[bin_index(confidence, n_bins)].append((confidence, correct))
     return tuple(
         ReliabilityBin(
             low=position / n_bins,

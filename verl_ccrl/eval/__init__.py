@@ -5,13 +5,15 @@ numbers a response computes (overconfident-error rate, ECE, reliability diagram)
 (transformers or vLLM, greedy), scores with :func:`verl_ccrl.score_response`, and writes per-run JSONs plus the
 merged ``results.md`` / ``results.csv`` / ``reliability.png`` / ``overconfidence.png``;
 ``python -m verl_ccrl.eval table --runs-dir results`` re-merges; ``python -m verl_ccrl.eval curves --logs
-LABEL=FILE ... --out curves.png`` plots training curves from verl's file logger.
+LABEL=FILE ... --out curves.png`` plots training curves from verl's file logger; ``python -m verl_ccrl.eval view
+results --out report.html`` writes one HTML page of every response with its numbers marked (docs/viewer.md).
 
 Modules: ``benchmarks`` (names, ID/OOD sets), ``config`` (dataclasses), ``data`` (parquet reading), ``generation``
 (a response with entropies; transformers generate), ``backends`` (transformers / vLLM), ``scoring`` (per response and
 per benchmark), ``results`` (run JSONs), ``table`` (the merged table, mean and spread over seeds),
 ``calibration_table`` (its "Calibration" part), ``plots`` (its figures and the training curves), ``curves`` (reading
-the training logs), ``runner`` (one run end to end), ``cli``. Importing this package imports neither vLLM nor matplotlib.
+the training logs), ``runner`` (one run end to end), ``view`` (the page of responses and numbers, with its
+``view_page.html`` / ``view_page.js``), ``cli``. Importing this package imports neither vLLM nor matplotlib.
 
 Example::
 

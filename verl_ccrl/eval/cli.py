@@ -1,5 +1,5 @@
-"""``python -m verl_ccrl.eval``: evaluate a model on eval parquets, (``table``) re-merge the results table, or
-(``curves``) plot training curves from verl's file logger.
+"""``python -m verl_ccrl.eval``: evaluate a model on eval parquets, (``table``) re-merge the results table,
+(``curves``) plot training curves from verl's file logger, or (``view``) write the page of every response's numbers.
 
 Flags are generated from the dataclasses of :mod:`verl_ccrl.eval.config` (``EvalConfig``, ``TableConfig``,
 ``CurvesConfig``), so ``--help`` shows each field's help text. Problems the user can fix (bad file, missing field, bad flag, model not
@@ -11,6 +11,7 @@ Example::
         --data eval_gsm8k.parquet eval_svamp.parquet --out-dir results --limit 100
     python -m verl_ccrl.eval table --runs-dir results
     python -m verl_ccrl.eval curves --logs CCRL=ccrl_s1.jsonl CCRL=ccrl_s2.jsonl outcome=out_s1.jsonl --out curves.png
+    python -m verl_ccrl.eval view results CCRL=ccrl_records --tokenizer ckpt/merged --out report.html
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import MISSING, fields
 
 from verl_ccrl.eval.config import CurvesConfig, EvalConfig, EvalError, TableConfig
 
-__all__ = ["build_curves_parser", "build_run_parser", "build_table_parser", "main"]
+__all__ = ["build_curves_parser", "build_run_parser", "build_table_parser", "build_view_parser", "main"]
 
 RUN_DESCRIPTION = (
     "Evaluate a model on eval parquet files (greedy decoding) and score every response with the CCRL number "
@@ -41,6 +42,14 @@ CURVES_DESCRIPTION = (
     "VERL_FILE_LOGGER_PATH): one panel per metric against the training step, one line per label (the mean over "
     "that label's files, i.e. seeds, with a min-max band when there are 2+). Unreadable lines are skipped with a "
     "warning that counts them."
+)
+
+VIEW_DESCRIPTION = (
+    "Write one self-contained HTML page (no server, no network) with every response of the inputs and every number "
+    "in it marked given / correct / wrong / unverifiable / restatement, its confidence as the mark's strength and "
+    "its reason on hover; filters, one problem across methods side by side, and the reliability diagram per method. "
+    "Inputs: an evaluation's --out-dir (runs/ and samples/), and training record dirs (VERL_CCRL_RECORD_DIR of the "
+    "ccrl reward manager, as DIR or LABEL=DIR; decoded with --tokenizer). Unreadable lines are skipped and counted."
 )
 
 
@@ -75,7 +84,8 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m verl_ccrl.eval",
         description=RUN_DESCRIPTION,
-        epilog="Subcommands: `python -m verl_ccrl.eval table --help`, `python -m verl_ccrl.eval curves --help`.",
+        epilog="Subcommands: `python -m verl_ccrl.eval table --help`, `python -m verl_ccrl.eval curves --help`, "
+        "`python -m verl_ccrl.eval view --help`.",
     )
     _add_config_arguments(parser, EvalConfig)
     parser.add_argument("--quiet", action="store_true", help="Log warnings only (no per-benchmark summary lines).")
@@ -96,12 +106,30 @@ def build_curves_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_view_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m verl_ccrl.eval view", description=VIEW_DESCRIPTION)
+    parser.add_argument(
+        "inputs", nargs="+", metavar="DIR", help="RESULTS_DIR (an evaluation's --out-dir) and/or [LABEL=]RECORD_DIR."
+    )
+    parser.add_argument("--out", required=True, metavar="HTML", help="The page written, e.g. report.html.")
+    parser.add_argument(
+        "--tokenizer", default=None, metavar="MODEL_DIR", help="The policy's tokenizer; needed for record dirs."
+    )
+    parser.add_argument("--quiet", action="store_true", help="Log warnings only.")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    mode = arguments[0] if arguments and arguments[0] in ("table", "curves", "run") else "run"
+    mode = arguments[0] if arguments and arguments[0] in ("table", "curves", "view", "run") else "run"
     if arguments and arguments[0] == mode:
         arguments = arguments[1:]
-    parsers = {"table": build_table_parser, "curves": build_curves_parser, "run": build_run_parser}
+    parsers = {
+        "table": build_table_parser,
+        "curves": build_curves_parser,
+        "view": build_view_parser,
+        "run": build_run_parser,
+    }
     namespace = vars(parsers[mode]().parse_args(arguments))
     quiet = namespace.pop("quiet")
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s %(message)s")
@@ -115,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
 
             config = CurvesConfig(**namespace)
             outputs = {"curves": plot_training_curves(config.paths_by_label(), config.out, config.metrics)}
+        elif mode == "view":
+            from verl_ccrl.eval.view import write_page
+
+            written = write_page(namespace["inputs"], namespace["out"], namespace["tokenizer"])
+            outputs = {"view": f"{written['page']} ({written['responses']} responses)"}
         else:
             from verl_ccrl.eval.runner import run_evaluation
 

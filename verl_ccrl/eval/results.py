@@ -24,7 +24,7 @@ from typing import Any
 
 from verl_ccrl.eval.config import EvalError
 
-__all__ = ["RUN_SCHEMA", "find_run_files", "load_runs", "now_iso", "run_file_name", "write_json"]
+__all__ = ["RUN_SCHEMA", "find_run_files", "finite_or_none", "load_runs", "now_iso", "run_file_name", "write_json"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,14 +53,14 @@ def run_file_name(method: str, model_name: str, benchmark: str, seed: int | None
     return f"{_slug(method)}__{_slug(model_name)}__{_slug(benchmark)}{seed_part}-{digest}.json"
 
 
-def _finite_or_none(value: Any) -> Any:
+def finite_or_none(value: Any) -> Any:
     """NaN is not JSON; undefined metrics (e.g. no wrong number) are written as null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {key: _finite_or_none(item) for key, item in value.items()}
+        return {key: finite_or_none(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite_or_none(item) for item in value]
+        return [finite_or_none(item) for item in value]
     return value
 
 
@@ -69,7 +69,7 @@ def write_json(path: str, payload: dict[str, Any]) -> str:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     temporary = f"{path}.tmp-{os.getpid()}"
     with open(temporary, "w") as handle:
-        json.dump(_finite_or_none(payload), handle, indent=1, allow_nan=False)
+        json.dump(finite_or_none(payload), handle, indent=1, allow_nan=False)
         handle.write("\n")
     os.replace(temporary, path)
     return path

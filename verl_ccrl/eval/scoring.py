@@ -38,6 +38,7 @@ __all__ = [
     "answer_points",
     "calibration_summary",
     "judged_points",
+    "mean_entropy",
     "reliability_bins",
     "score_sample",
     "summarize_benchmark",
@@ -59,7 +60,7 @@ def score_sample(
     config: CCRLConfig = EVAL_SCORING_CONFIG,
 ) -> dict[str, Any]:
     """The audit record of one response: answer, correctness, the answer's confidence (:func:`answer_confidence`),
-    and every number with kind, verdict, confidence."""
+    and every number with kind, verdict, confidence, reason, its response tokens and their mean entropy."""
     score = score_response(
         example.question,
         response,
@@ -95,10 +96,25 @@ def score_sample(
                 "verdict": mention.verdict,
                 "confidence": mention.confidence,
                 "reason": mention.reason,
+                "tokens": list(mention.token_indices) if mention.token_indices else None,
+                "mean_entropy": mean_entropy(mention.token_indices, entropies),
             }
             for mention in score.mentions
         ],
     }
+
+
+def mean_entropy(token_indices: Sequence[int] | None, entropies: Sequence[float] | None) -> float | None:
+    """Mean entropy (nats) over a number's tokens, as shown beside its confidence; None without tokens or entropies,
+    or where one of them is missing or not finite.
+
+    >>> mean_entropy((1, 2), [9.0, 0.5, 0.25]), mean_entropy((3,), [0.1]), mean_entropy(None, [0.1])
+    (0.375, None, None)
+    """
+    if not token_indices or entropies is None or max(token_indices) >= len(entropies):
+        return None
+    values = [float(entropies[index]) for index in token_indices]
+    return sum(values) / len(values) if all(math.isfinite(value) for value in values) else None
 
 
 def answer_confidence(answer: str | None, mentions: Sequence) -> float | None:
