@@ -24,10 +24,9 @@ BASE_MODEL=${BASE_MODEL:-$PROJECT_DIR/toy_world/checkpoints/base}
 BASE_TRAIN_ARGS=${BASE_TRAIN_ARGS:-"--size xs --form mix --batch 32 --lr 3e-3 --warmup 100 --steps 3000 --eval-every 1000 --eval-n 100"}
 
 case "$PRESET" in
-  quick) defaults=(SEEDS="1 2" VARIANTS="ccrl outcome" N_SFT=256 N_RL=256 N_EVAL=100 SFT_EPOCHS=1 RL_TOTAL_STEPS=8) ;;
-  # About an hour on 2 cores (README "Toy world"); minutes with DEVICE=cuda.
-  full) defaults=(SEEDS="1 2 3" VARIANTS="ccrl outcome brier" N_SFT=1000 N_RL=1000 N_EVAL=300 SFT_EPOCHS=1
-                  RL_TOTAL_STEPS=40) ;;
+  quick) defaults=(SEEDS="1 2" VARIANTS="outcome ccrl" N_SFT=256 N_RL=1000 N_EVAL=100 SFT_EPOCHS=1 RL_TOTAL_STEPS=30) ;;
+  full) defaults=(SEEDS="1 2 3" VARIANTS="outcome ccrl brier log ccrl_nostd" N_SFT=256 N_RL=2000 N_EVAL=300
+                  SFT_EPOCHS=1 RL_TOTAL_STEPS=60) ;;
   *) echo "toy_world: PRESET=$PRESET is not quick or full" >&2; exit 2 ;;
 esac
 for assignment in "${defaults[@]}"; do
@@ -41,10 +40,15 @@ export DATA_DIR=$OUT_DIR/data EVAL_DIR=$OUT_DIR/data VAL_FILE=$OUT_DIR/data/eval
 export CKPT_DIR=$OUT_DIR/checkpoints RESULTS_DIR=$OUT_DIR/results
 export SFT_BATCH_SIZE=${SFT_BATCH_SIZE:-16} SFT_MICRO_BATCH_SIZE=${SFT_MICRO_BATCH_SIZE:-16} SFT_MAX_LENGTH=384
 export SFT_LR=${SFT_LR:-5e-4}
-export RL_ESTIMATOR=grpo RL_EPOCHS=1 TRAIN_BATCH_SIZE=${TRAIN_BATCH_SIZE:-8} PPO_MINI_BATCH_SIZE=8 MICRO_BATCH_SIZE=8
-export ROLLOUT_N=${ROLLOUT_N:-4} MAX_PROMPT_LENGTH=160 MAX_RESPONSE_LENGTH=${MAX_RESPONSE_LENGTH:-160}
+export RL_ESTIMATOR=grpo RL_EPOCHS=1 TRAIN_BATCH_SIZE=${TRAIN_BATCH_SIZE:-8} ROLLOUT_N=${ROLLOUT_N:-8}
+# One optimiser step per PPO_MINI_BATCH_SIZE prompts; the whole step's responses in one forward pass.
+export PPO_MINI_BATCH_SIZE=${PPO_MINI_BATCH_SIZE:-$TRAIN_BATCH_SIZE}
+export MICRO_BATCH_SIZE=${MICRO_BATCH_SIZE:-$((TRAIN_BATCH_SIZE * ROLLOUT_N))}
+export MAX_PROMPT_LENGTH=160 MAX_RESPONSE_LENGTH=${MAX_RESPONSE_LENGTH:-160}
 export ACTOR_LR=${ACTOR_LR:-1e-4} SAVE_FREQ=$RL_TOTAL_STEPS TEST_FREQ=-1 KL_COEF=0.0 TEMPERATURE=1.0
 LOG_DIR=$OUT_DIR/logs
+# A 0.16M-parameter model: recomputing activations and compiling the entropy kernel cost more than they save.
+MODEL_EXTRA_RL=(actor_rollout_ref.model.enable_gradient_checkpointing=False actor_rollout_ref.actor.use_torch_compile=False)
 
 mkdir -p "$OUT_DIR" "$LOG_DIR"
 # DRY_RUN=1 checks the SFT and RL configurations against verl's schema (recipes/common.sh) and trains nothing.
@@ -68,13 +72,17 @@ evaluate() {  # $1 model dir, $2 method label, $3 seed (empty for none)
     --id-benchmarks toy_id --ood-benchmarks toy_ood_combo toy_ood_steps --data "${eval_files[@]}"
 }
 
-# One CoMT SFT checkpoint; every RL run starts from it.
-(export METHOD=comt_ccrl EXPERIMENT_NAME=toy_comt STAGES=sft VERL_FILE_LOGGER_PATH=$LOG_DIR/toy_comt_sft.jsonl \
-   && source "$RECIPE_DIR/common.sh" && ccrl_recipe_main)
-sft_model=$(source "$RECIPE_DIR/common.sh" && ccrl_latest_hf "$CKPT_DIR/toy_comt/sft" huggingface)
+# One CoMT SFT checkpoint; every RL run starts from it. SFT_MODEL=DIR starts RL from DIR instead (no SFT stage).
+if [ -n "${SFT_MODEL:-}" ]; then
+  sft_model=$SFT_MODEL
+else
+  (export METHOD=comt_ccrl EXPERIMENT_NAME=toy_comt STAGES=sft VERL_FILE_LOGGER_PATH=$LOG_DIR/toy_comt_sft.jsonl \
+     && source "$RECIPE_DIR/common.sh" && ccrl_recipe_main)
+  sft_model=$(source "$RECIPE_DIR/common.sh" && ccrl_latest_hf "$CKPT_DIR/toy_comt/sft" huggingface)
+fi
 evaluate "$sft_model" "CoMT-SFT" ""
 # The paper's baseline form: CoT SFT from the same base, evaluated as is (COT_SFT=0 skips it).
-if [ "${COT_SFT:-1}" = 1 ]; then
+if [ "${COT_SFT:-1}" = 1 ] && [ -z "${SFT_MODEL:-}" ]; then
   (export METHOD=cot_sft EXPERIMENT_NAME=toy_cot STAGES=sft VERL_FILE_LOGGER_PATH=$LOG_DIR/toy_cot_sft.jsonl \
      && source "$RECIPE_DIR/common.sh" && ccrl_recipe_main)
   evaluate "$(source "$RECIPE_DIR/common.sh" && ccrl_latest_hf "$CKPT_DIR/toy_cot/sft" huggingface)" "CoT-SFT" ""
@@ -82,25 +90,31 @@ fi
 
 # Same seed, same numbers: verl names each request by its sample index (the hf_cpu rollout seeds it from that and
 # decodes batches in one fixed shape of max_num_seqs rows); the actor's engine runs torch's deterministic mode.
+# ROLLOUT_BATCH=1 serves one request at a time (benchmarks/rollout_batching.py compares the two).
 determinism=(actor_rollout_ref.rollout.full_determinism=True
-             "actor_rollout_ref.rollout.max_num_seqs=$((TRAIN_BATCH_SIZE * ROLLOUT_N))"
+             "actor_rollout_ref.rollout.max_num_seqs=${ROLLOUT_BATCH:-$((TRAIN_BATCH_SIZE * ROLLOUT_N))}"
              actor_rollout_ref.actor.fsdp_config.full_determinism=True)
 curve_args=()
 for seed in $SEEDS; do
   for variant in $VARIANTS; do
+    extra=()
     case "$variant" in
       # Empty: common.sh's defaults (CCRLConfig's), unless CCRL_ALPHA / CCRL_BETA are set.
       ccrl) alpha=${CCRL_ALPHA:-} beta=${CCRL_BETA:-} shaping=linear label="CoMT+CCRL" ;;
       outcome) alpha=0 beta=0 shaping=linear label="CoMT+outcome-RL" ;;
       brier) alpha=${CCRL_ALPHA:-} beta=${CCRL_BETA:-} shaping=brier label="CoMT+CCRL-brier" ;;
-      *) echo "toy_world: VARIANTS has '$variant'; use ccrl, outcome, brier" >&2; exit 2 ;;
+      log) alpha=${CCRL_ALPHA:-} beta=${CCRL_BETA:-} shaping=log label="CoMT+CCRL-log" ;;
+      # GRPO without the std division: a group whose answers all agree no longer has its CCRL term scaled up.
+      ccrl_nostd) alpha=${CCRL_ALPHA:-} beta=${CCRL_BETA:-} shaping=linear label="CoMT+CCRL-nostd"
+                  extra=(algorithm.norm_adv_by_std_in_grpo=False) ;;
+      *) echo "toy_world: VARIANTS has '$variant'; use outcome, ccrl, brier, log, ccrl_nostd" >&2; exit 2 ;;
     esac
     run=toy_${variant}_seed$seed
     export VERL_FILE_LOGGER_PATH=$LOG_DIR/$run.jsonl
     (export METHOD=comt_ccrl EXPERIMENT_NAME=$run STAGES=rl SFT_MODEL_PATH=$sft_model \
        CCRL_ALPHA=$alpha CCRL_BETA=$beta CCRL_SHAPING=$shaping && source "$RECIPE_DIR/common.sh" \
        && ccrl_recipe_main "data.seed=$seed" "actor_rollout_ref.rollout.seed=$seed" \
-         trainer.val_before_train=False "${determinism[@]}")
+         trainer.val_before_train=False "${determinism[@]}" ${extra[@]+"${extra[@]}"})
     rl_model=$(source "$RECIPE_DIR/common.sh" && ccrl_latest_hf "$CKPT_DIR/$run/rl" actor/huggingface)
     evaluate "$rl_model" "$label" "$seed"
     curve_args+=("$label=$VERL_FILE_LOGGER_PATH")
@@ -108,7 +122,9 @@ for seed in $SEEDS; do
 done
 if [ "$DRY_RUN" = 1 ]; then exit 0; fi
 "$PYTHON" -m verl_ccrl.eval table --runs-dir "$RESULTS_DIR" \
-  --id-benchmarks toy_id --ood-benchmarks toy_ood_combo toy_ood_steps
+  --id-benchmarks toy_id --ood-benchmarks toy_ood_combo toy_ood_steps --baseline "CoMT+outcome-RL"
 "$PYTHON" -m verl_ccrl.eval curves --logs "${curve_args[@]}" --out "$RESULTS_DIR/training_curves.png"
+# Every response of the evaluation, its numbers marked by verdict and confidence (docs/viewer.md).
+"$PYTHON" -m verl_ccrl.eval view "$RESULTS_DIR" --out "$RESULTS_DIR/report.html"
 echo "toy_world ($PRESET): $SECONDS s; results: $RESULTS_DIR/results.md, results.csv, reliability.png," \
-  "overconfidence.png, training_curves.png"
+  "overconfidence.png, training_curves.png, report.html"
