@@ -23,6 +23,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from verl_ccrl.calibration import DEFAULT_N_BINS, DEFAULT_THRESHOLDS, measure_calibration
+from verl_ccrl.reward import calibration_points, count_numbers
 from verl_ccrl.reward_info import RewardInfo, decode, is_encoded
 
 __all__ = ["calibration_metrics", "reward_info_metrics"]
@@ -33,20 +34,13 @@ def calibration_metrics(
 ) -> dict[str, float]:
     """Metrics over ``responses``, each a sequence of numbers with ``kind``, ``verdict`` and ``confidence``
     (``ScoredMention`` from ``score_response``; pass ``score.mentions``)."""
-    counts = {"extracted": 0, "computed": 0, "unverifiable": 0}
-    judged: list[tuple[float, bool]] = []
+    numbers = []
     n_responses = 0
-    for numbers in responses:
+    for response in responses:
         n_responses += 1
-        for number in numbers:
-            if number.kind == "extracted":
-                counts["extracted"] += 1
-                continue
-            counts["computed"] += 1
-            if number.verdict == "unverifiable":
-                counts["unverifiable"] += 1
-            elif number.verdict in ("correct", "wrong") and number.confidence is not None:
-                judged.append((float(number.confidence), number.verdict == "correct"))
+        numbers.extend((number.kind, number.verdict, number.confidence) for number in response)
+    counts = count_numbers(numbers)
+    judged = calibration_points(numbers)
 
     calibration = measure_calibration(judged, thresholds=thresholds, n_bins=n_bins)
     metrics = calibration.as_metrics()

@@ -28,7 +28,7 @@ from typing import Any
 from verl_ccrl.answer import parse_ground_truth
 from verl_ccrl.calibration import DEFAULT_N_BINS, DEFAULT_THRESHOLDS, Calibration, measure_calibration
 from verl_ccrl.config import CCRLConfig
-from verl_ccrl.reward import score_response
+from verl_ccrl.reward import calibration_points, count_numbers, score_response
 
 __all__ = [
     "EVAL_SCORING_CONFIG",
@@ -143,14 +143,13 @@ def answer_points(records: Iterable[dict[str, Any]]) -> list[tuple[float, bool]]
 
 
 def judged_points(records: Iterable[dict[str, Any]]) -> list[tuple[float, bool]]:
-    """(confidence, correct) of every computed number with a verdict and a confidence: the calibration points."""
-    points = []
-    for record in records:
-        for number in record["numbers"]:
-            if number["kind"] != "extracted" and number["verdict"] in ("correct", "wrong"):
-                if number["confidence"] is not None:
-                    points.append((float(number["confidence"]), number["verdict"] == "correct"))
-    return points
+    """(confidence, correct) of every judged number (``reward.is_judged``): the calibration points."""
+    return calibration_points(_numbers(records))
+
+
+def _numbers(records: Iterable[dict[str, Any]]) -> list[tuple[str, str | None, float | None]]:
+    """(kind, verdict, confidence) of every number of the audit records."""
+    return [(n["kind"], n["verdict"], n["confidence"]) for record in records for n in record["numbers"]]
 
 
 def calibration_summary(points: Sequence[tuple[float, bool]]) -> dict[str, float]:
@@ -175,7 +174,7 @@ def reliability_bins(points: Sequence[tuple[float, bool]], n_bins: int = RELIABI
 def summarize_benchmark(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Accuracy (%), n, mean response tokens, number counts, calibration of computed numbers and of final answers."""
     n = len(records)
-    numbers = [number for record in records for number in record["numbers"]]
+    counts = count_numbers(_numbers(records))
     calibration = _calibration(judged_points(records))
     answers = _calibration(answer_points(records))
     return {
@@ -183,11 +182,9 @@ def summarize_benchmark(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "accuracy": 100.0 * sum(record["correct"] for record in records) / n if n else math.nan,
         "mean_response_tokens": sum(record["n_tokens"] for record in records) / n if n else math.nan,
         "truncated_share": sum(record["finish_reason"] == "length" for record in records) / n if n else math.nan,
-        "n_extracted": sum(number["kind"] == "extracted" for number in numbers),
-        "n_computed": sum(number["kind"] != "extracted" for number in numbers),
-        "n_unverifiable": sum(
-            number["kind"] != "extracted" and number["verdict"] == "unverifiable" for number in numbers
-        ),
+        "n_extracted": counts["extracted"],
+        "n_computed": counts["computed"],
+        "n_unverifiable": counts["unverifiable"],
         "calibration": _summary(calibration),
         "reliability": _bins(calibration),
         "answer_calibration": _summary(answers),
