@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from verl_ccrl.calibration import OVERCONFIDENCE_THRESHOLDS
+
 __all__ = [
     "CCRLConfig", "CONFIDENCE_ESTIMATORS", "AGGREGATIONS", "VERIFICATION_SOURCES", "RESTATEMENT_POLICIES", "SHAPINGS"
 ]  # fmt: skip
@@ -140,7 +142,7 @@ class CCRLConfig:
         },
     )
     overconfidence_thresholds: tuple[float, ...] = field(
-        default=(0.5, 0.7, 0.9),
+        default=OVERCONFIDENCE_THRESHOLDS,
         metadata={"help": "Confidence thresholds of the overconfident-error metric (the paper's 0.5 / 0.7 / 0.9)."},
     )
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from verl_ccrl.calibration import DEFAULT_N_BINS, DEFAULT_THRESHOLDS, measure_calibration
+from verl_ccrl.calibration import DEFAULT_N_BINS, OVERCONFIDENCE_THRESHOLDS, measure_calibration
 from verl_ccrl.reward import calibration_points, count_numbers
 from verl_ccrl.reward_info import RewardInfo, decode, is_encoded
 
@@ -30,7 +30,10 @@ __all__ = ["calibration_metrics", "reward_info_metrics"]
 
 
 def calibration_metrics(
-    responses: Iterable[Sequence], *, thresholds: Sequence[float] = DEFAULT_THRESHOLDS, n_bins: int = DEFAULT_N_BINS
+    responses: Iterable[Sequence],
+    *,
+    thresholds: Sequence[float] = OVERCONFIDENCE_THRESHOLDS,
+    n_bins: int = DEFAULT_N_BINS,
 ) -> dict[str, float]:
     """Metrics over ``responses``, each a sequence of numbers with ``kind``, ``verdict`` and ``confidence``
     (``ScoredMention`` from ``score_response``; pass ``score.mentions``)."""
@@ -56,7 +59,7 @@ def calibration_metrics(
 def reward_info_metrics(
     infos: Sequence[dict | RewardInfo],
     *,
-    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    thresholds: Sequence[float] = OVERCONFIDENCE_THRESHOLDS,
     n_bins: int = DEFAULT_N_BINS,
 ) -> dict[str, float]:
     """``ccrl/*`` step metrics from the per-response ``reward_extra_info`` of the ``ccrl`` reward manager (encoded

@@ -21,7 +21,8 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from verl_ccrl.eval.scoring import OVERCONFIDENCE_THRESHOLDS, RELIABILITY_BINS, calibration_summary
+from verl_ccrl.calibration import OVERCONFIDENCE_THRESHOLDS
+from verl_ccrl.eval.scoring import RELIABILITY_BINS, calibration_summary
 
 if TYPE_CHECKING:
     from verl_ccrl.eval.table import TableRow

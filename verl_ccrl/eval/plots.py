@@ -11,9 +11,9 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from verl_ccrl.calibration import OVERCONFIDENCE_THRESHOLDS
 from verl_ccrl.eval.config import DEFAULT_CURVE_METRICS
 from verl_ccrl.eval.curves import training_curves
-from verl_ccrl.eval.scoring import OVERCONFIDENCE_THRESHOLDS
 
 if TYPE_CHECKING:
     from verl_ccrl.eval.table import TableRow

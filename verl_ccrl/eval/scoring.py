@@ -26,13 +26,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from verl_ccrl.answer import parse_ground_truth
-from verl_ccrl.calibration import DEFAULT_N_BINS, DEFAULT_THRESHOLDS, Calibration, measure_calibration
+from verl_ccrl.calibration import DEFAULT_N_BINS, OVERCONFIDENCE_THRESHOLDS, Calibration, measure_calibration
 from verl_ccrl.config import CCRLConfig
 from verl_ccrl.reward import calibration_points, count_numbers, score_response
 
 __all__ = [
     "EVAL_SCORING_CONFIG",
-    "OVERCONFIDENCE_THRESHOLDS",
     "RELIABILITY_BINS",
     "answer_confidence",
     "answer_points",
@@ -43,7 +42,6 @@ __all__ = [
     "summarize_benchmark",
 ]
 
-OVERCONFIDENCE_THRESHOLDS = DEFAULT_THRESHOLDS  # the paper's
 RELIABILITY_BINS = DEFAULT_N_BINS  # as the ECE of the training metrics
 EVAL_SCORING_CONFIG = CCRLConfig(answer_fallback_last_number=True)
 

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from verl_ccrl.calibration import OVERCONFIDENCE_THRESHOLDS
 from verl_ccrl.eval.benchmarks import DEFAULT_ID_BENCHMARKS, DEFAULT_OOD_BENCHMARKS
 from verl_ccrl.eval.calibration_table import (
     CALIBRATION_RATE_COLUMNS,
@@ -47,7 +48,7 @@ from verl_ccrl.eval.calibration_table import (
 )
 from verl_ccrl.eval.config import EvalError
 from verl_ccrl.eval.plots import plot_overconfidence, plot_reliability
-from verl_ccrl.eval.scoring import OVERCONFIDENCE_THRESHOLDS, reliability_bins
+from verl_ccrl.eval.scoring import reliability_bins
 
 logger = logging.getLogger(__name__)
 
