@@ -9,8 +9,8 @@ LABEL=FILE ... --out curves.png`` plots training curves from verl's file logger.
 
 Modules: ``benchmarks`` (names, ID/OOD sets), ``config`` (dataclasses), ``data`` (parquet reading), ``generation``
 (a response with entropies; transformers generate), ``backends`` (transformers / vLLM), ``scoring`` (per response and
-per benchmark), ``results`` (run JSONs), ``table`` (the merged table, mean and spread over seeds),
-``calibration_table`` (its "Calibration" part), ``plots`` (its figures and the training curves), ``curves`` (reading
+per benchmark), ``results`` (run JSONs), ``rows`` (the table's rows: mean and spread over seeds), ``table`` (its
+files), ``calibration_table`` (its "Calibration" part), ``plots`` (its figures and the training curves), ``curves`` (reading
 the training logs), ``runner`` (one run end to end), ``cli``. Importing this package imports neither vLLM nor matplotlib.
 
 Example::
@@ -25,6 +25,7 @@ from verl_ccrl.eval.config import CurvesConfig, EvalConfig, EvalConfigError, Eva
 from verl_ccrl.eval.curves import training_curves
 from verl_ccrl.eval.data import EvalExample, load_eval_file, load_eval_files
 from verl_ccrl.eval.results import load_runs
+from verl_ccrl.eval.rows import build_rows
 from verl_ccrl.eval.runner import merge_table, run_evaluation
 from verl_ccrl.eval.scoring import (
     answer_confidence,
@@ -33,7 +34,7 @@ from verl_ccrl.eval.scoring import (
     score_sample,
     summarize_benchmark,
 )
-from verl_ccrl.eval.table import build_rows, write_table
+from verl_ccrl.eval.table import write_table
 
 __all__ = [
     "DEFAULT_ID_BENCHMARKS",

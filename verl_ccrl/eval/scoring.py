@@ -150,14 +150,16 @@ def _numbers(records: Iterable[dict[str, Any]]) -> list[tuple[str, str | None, f
     return [(n["kind"], n["verdict"], n["confidence"]) for record in records for n in record["numbers"]]
 
 
-def calibration_summary(points: Sequence[tuple[float, bool]]) -> dict[str, float]:
+def calibration_summary(
+    points: Sequence[tuple[float, bool]], thresholds: Sequence[float] = OVERCONFIDENCE_THRESHOLDS
+) -> dict[str, float]:
     """Overconfident-error rates, mean confidences and ECE of pooled calibration points (NaN where undefined).
 
     >>> summary = calibration_summary([(0.95, False), (0.6, False), (0.8, True)])
     >>> summary["overconfident_error_rate@0.9"], summary["overconfident_error_rate@0.5"], summary["n_wrong"]
     (0.5, 1.0, 2)
     """
-    return _summary(_calibration(points))
+    return _summary(_calibration(points, thresholds=thresholds))
 
 
 def reliability_bins(points: Sequence[tuple[float, bool]], n_bins: int = RELIABILITY_BINS) -> list[dict[str, Any]]:
@@ -169,12 +171,15 @@ def reliability_bins(points: Sequence[tuple[float, bool]], n_bins: int = RELIABI
     return _bins(_calibration(points, n_bins))
 
 
-def summarize_benchmark(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Accuracy (%), n, mean response tokens, number counts, calibration of computed numbers and of final answers."""
+def summarize_benchmark(
+    records: Sequence[dict[str, Any]], thresholds: Sequence[float] = OVERCONFIDENCE_THRESHOLDS
+) -> dict[str, Any]:
+    """Accuracy (%), n, mean response tokens, number counts, calibration of computed numbers and of final answers
+    (overconfident-error rates at ``thresholds``)."""
     n = len(records)
     counts = count_numbers(_numbers(records))
-    calibration = _calibration(judged_points(records))
-    answers = _calibration(answer_points(records))
+    calibration = _calibration(judged_points(records), thresholds=thresholds)
+    answers = _calibration(answer_points(records), thresholds=thresholds)
     return {
         "n": n,
         "accuracy": 100.0 * sum(record["correct"] for record in records) / n if n else math.nan,
@@ -189,8 +194,12 @@ def summarize_benchmark(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _calibration(points: Sequence[tuple[float, bool]], n_bins: int = RELIABILITY_BINS) -> Calibration:
-    return measure_calibration(points, thresholds=OVERCONFIDENCE_THRESHOLDS, n_bins=n_bins)
+def _calibration(
+    points: Sequence[tuple[float, bool]],
+    n_bins: int = RELIABILITY_BINS,
+    thresholds: Sequence[float] = OVERCONFIDENCE_THRESHOLDS,
+) -> Calibration:
+    return measure_calibration(points, thresholds=thresholds, n_bins=n_bins)
 
 
 def _summary(calibration: Calibration) -> dict[str, float]:
