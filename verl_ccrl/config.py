@@ -28,7 +28,7 @@ SHAPINGS = ("linear", "brier")
 
 @dataclass
 class CCRLConfig:
-    """Hyper-parameters of the Confidence-Calibrated RL reward (see README, "The reward")."""
+    """Hyper-parameters of the Confidence-Calibrated RL reward (README, "The reward at a glance"; docs/reward.md)."""
 
     alpha: float = field(
         default=0.25,
@@ -56,7 +56,7 @@ class CCRLConfig:
             "'linear' s = +alpha*c if right, -beta*c if wrong (the paper's description; not a proper scoring rule: "
             "it pushes c to 1 where the chance p of being right exceeds beta/(alpha+beta) and to 0 below); "
             "'brier' s = alpha - (alpha+beta)*(c - y)^2 (a proper scoring rule: its expectation is highest at "
-            "c = p; same values as 'linear' at c = 1, range [-beta, alpha]). README, \"Shaping\"."
+            "c = p; same values as 'linear' at c = 1, range [-beta, alpha]). docs/reward.md, \"Shaping\"."
         },
     )
     confidence_estimator: str = field(

@@ -1,5 +1,5 @@
 """Evaluation for the paper's results table: accuracy per benchmark, response length, and the calibration of the
-numbers a response computes (overconfident-error rate, ECE, reliability diagram). See the README, "Evaluation".
+numbers a response computes (overconfident-error rate, ECE, reliability diagram). See docs/evaluation.md.
 
 ``python -m verl_ccrl.eval --model DIR --method CoMT+CCRL --data eval_gsm8k.parquet --out-dir results`` generates
 (transformers or vLLM, greedy), scores with :func:`verl_ccrl.score_response`, and writes per-run JSONs plus the
@@ -10,8 +10,9 @@ LABEL=FILE ... --out curves.png`` plots training curves from verl's file logger.
 Modules: ``benchmarks`` (names, ID/OOD sets), ``config`` (dataclasses), ``data`` (parquet reading), ``generation``
 (a response with entropies; transformers generate), ``backends`` (transformers / vLLM), ``scoring`` (per response and
 per benchmark), ``results`` (run JSONs), ``rows`` (the table's rows: mean and spread over seeds), ``table`` (its
-files), ``calibration_table`` (its "Calibration" part), ``plots`` (its figures and the training curves), ``curves`` (reading
-the training logs), ``runner`` (one run end to end), ``cli``. Importing this package imports neither vLLM nor matplotlib.
+files), ``calibration_table`` (its "Calibration" part), ``plots`` (its figures and the training curves), ``curves``
+(reading the training logs), ``runner`` (one run end to end), ``cli``. Importing this package imports neither vLLM
+nor matplotlib.
 
 Example::
 

@@ -59,7 +59,7 @@ def _flag(name: str) -> str:
 def _benchmarks_option(kind: str, default: tuple[str, ...]) -> Any:
     return _option(
         default,
-        f"{kind} benchmarks, averaged into the table's '{kind} avg' column (canonical names, see README; "
+        f"{kind} benchmarks, averaged into the table's '{kind} avg' column (canonical names, see docs/evaluation.md; "
         f"names are canonicalised, so 'openai/gsm8k' works). Default: {' '.join(default)}.",
         nargs="*",
     )
@@ -120,8 +120,8 @@ class EvalConfig:
 
     data: tuple[str, ...] = _option(
         (),
-        "Eval parquet files in verl's RL format (columns prompt, reward_model, extra_info; see README). Each row's "
-        "benchmark comes from extra_info.source, else data_source, else the file stem; write NAME=FILE to force a name."
+        "Eval parquet files in verl's RL format (columns prompt, reward_model, extra_info; see docs/evaluation.md). "
+        "Each row's benchmark comes from extra_info.source, else data_source, else the file stem; write NAME=FILE to force a name."
         " A file may hold several benchmarks.",
         nargs="+",
         required=True,
@@ -170,7 +170,7 @@ class EvalConfig:
         choices=DTYPES,
     )
     top_k: int = _option(
-        20, "vllm backend: log-probs per position for the entropy estimate (README, 'Entropy from top-k')."
+        20, "vllm backend: log-probs per position for the entropy estimate (docs/training.md, 'The top-k estimate')."
     )
     gpu_memory_utilization: float = _option(0.85, "vllm backend: share of GPU memory vLLM may take, in (0, 1].")
     tensor_parallel_size: int = _option(1, "vllm backend: GPUs per model.")
