@@ -13,7 +13,7 @@ from verl_ccrl.confidence import entropy_to_confidence, number_confidence
 from verl_ccrl.config import CCRLConfig
 from verl_ccrl.metrics import calibration_metrics
 from verl_ccrl.number_mentions import NumberMention, find_number_mentions, problem_values
-from verl_ccrl.reward import CCRLScore, ScoredMention, rescore_numbers, score_response
+from verl_ccrl.reward import CCRLScore, ScoredMention, is_judged, outcome_reward, rescore_numbers, score_response
 
 __version__ = "0.1.0"
 
@@ -33,8 +33,10 @@ __all__ = [
     "find_arithmetic_checks",
     "find_number_mentions",
     "is_answer_correct",
+    "is_judged",
     "mention_token_indices",
     "number_confidence",
+    "outcome_reward",
     "problem_values",
     "reference_values",
     "rescore_numbers",

@@ -71,7 +71,8 @@ class AnalyzedMention:
 
     @property
     def has_verdict(self) -> bool:
-        """True for a computed number judged right or wrong (the set C of the reward)."""
+        """True for a computed number with a verdict of right or wrong; with a confidence too it is judged, a member
+        of the reward's set C (``reward.is_judged``)."""
         return self.verdict in (CORRECT, WRONG)
 
 

@@ -29,9 +29,17 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Calibration", "DEFAULT_N_BINS", "DEFAULT_THRESHOLDS", "ReliabilityBin", "bin_index", "measure_calibration"]
+__all__ = [
+    "Calibration",
+    "DEFAULT_N_BINS",
+    "OVERCONFIDENCE_THRESHOLDS",
+    "ReliabilityBin",
+    "bin_index",
+    "measure_calibration",
+]
 
-DEFAULT_THRESHOLDS = (0.5, 0.7, 0.9)  # the paper's
+# The paper's; the one default of the training metrics (CCRLConfig.overconfidence_thresholds) and the evaluation.
+OVERCONFIDENCE_THRESHOLDS = (0.5, 0.7, 0.9)
 DEFAULT_N_BINS = 10
 
 
@@ -74,7 +82,7 @@ class Calibration:
 def measure_calibration(
     points: Iterable[tuple[float, bool]],
     *,
-    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    thresholds: Sequence[float] = OVERCONFIDENCE_THRESHOLDS,
     n_bins: int = DEFAULT_N_BINS,
 ) -> Calibration:
     """Overconfident-error rates, mean confidences, reliability bins and ECE of ``(confidence, correct)`` points."""

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from verl_ccrl.calibration import OVERCONFIDENCE_THRESHOLDS
 from verl_ccrl.shaping import SHAPINGS
 
 __all__ = [
@@ -27,7 +28,7 @@ ENTROPY_SOURCES = ("rollout", "actor")
 
 @dataclass
 class CCRLConfig:
-    """Hyper-parameters of the Confidence-Calibrated RL reward (see README, "The reward")."""
+    """Hyper-parameters of the Confidence-Calibrated RL reward (README, "The reward at a glance"; docs/reward.md)."""
 
     alpha: float = field(
         default=0.25,
@@ -57,7 +58,7 @@ class CCRLConfig:
             "'brier' s = alpha - (alpha+beta)*(c - y)^2 (a proper scoring rule: its expectation is highest at "
             "c = p; same values as 'linear' at c = 1, range [-beta, alpha]); 'log' s = alpha + (alpha+beta)*"
             "ln(max(q, 0.01))/ln(100), q = c if right else 1 - c (the log score, proper for c in [0.01, 0.99], same "
-            "range). README, \"Shaping\"."
+            "range). docs/reward.md, \"Shaping\"."
         },
     )
     confidence_estimator: str = field(
@@ -143,7 +144,7 @@ class CCRLConfig:
         },
     )
     overconfidence_thresholds: tuple[float, ...] = field(
-        default=(0.5, 0.7, 0.9),
+        default=OVERCONFIDENCE_THRESHOLDS,
         metadata={"help": "Confidence thresholds of the overconfident-error metric (the paper's 0.5 / 0.7 / 0.9)."},
     )
 

@@ -22,31 +22,28 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from verl_ccrl.calibration import DEFAULT_N_BINS, DEFAULT_THRESHOLDS, measure_calibration
+from verl_ccrl.calibration import DEFAULT_N_BINS, OVERCONFIDENCE_THRESHOLDS, measure_calibration
+from verl_ccrl.reward import calibration_points, count_numbers
 from verl_ccrl.reward_info import RewardInfo, decode, is_encoded
 
 __all__ = ["calibration_metrics", "reward_info_metrics"]
 
 
 def calibration_metrics(
-    responses: Iterable[Sequence], *, thresholds: Sequence[float] = DEFAULT_THRESHOLDS, n_bins: int = DEFAULT_N_BINS
+    responses: Iterable[Sequence],
+    *,
+    thresholds: Sequence[float] = OVERCONFIDENCE_THRESHOLDS,
+    n_bins: int = DEFAULT_N_BINS,
 ) -> dict[str, float]:
     """Metrics over ``responses``, each a sequence of numbers with ``kind``, ``verdict`` and ``confidence``
     (``ScoredMention`` from ``score_response``; pass ``score.mentions``)."""
-    counts = {"extracted": 0, "computed": 0, "unverifiable": 0}
-    judged: list[tuple[float, bool]] = []
+    numbers = []
     n_responses = 0
-    for numbers in responses:
+    for response in responses:
         n_responses += 1
-        for number in numbers:
-            if number.kind == "extracted":
-                counts["extracted"] += 1
-                continue
-            counts["computed"] += 1
-            if number.verdict == "unverifiable":
-                counts["unverifiable"] += 1
-            elif number.verdict in ("correct", "wrong") and number.confidence is not None:
-                judged.append((float(number.confidence), number.verdict == "correct"))
+        numbers.extend((number.kind, number.verdict, number.confidence) for number in response)
+    counts = count_numbers(numbers)
+    judged = calibration_points(numbers)
 
     calibration = measure_calibration(judged, thresholds=thresholds, n_bins=n_bins)
     metrics = calibration.as_metrics()
@@ -62,7 +59,7 @@ def calibration_metrics(
 def reward_info_metrics(
     infos: Sequence[dict | RewardInfo],
     *,
-    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    thresholds: Sequence[float] = OVERCONFIDENCE_THRESHOLDS,
     n_bins: int = DEFAULT_N_BINS,
 ) -> dict[str, float]:
     """``ccrl/*`` step metrics from the per-response ``reward_extra_info`` of the ``ccrl`` reward manager (encoded

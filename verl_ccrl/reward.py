@@ -41,6 +41,7 @@ from fractions import Fraction
 
 from verl_ccrl.alignment import TokenSpan, mention_token_indices, span_ends
 from verl_ccrl.analysis import (
+    COMPUTED,
     CORRECT,
     EXTRACTED,
     UNVERIFIABLE,
@@ -54,7 +55,85 @@ from verl_ccrl.confidence import number_confidence
 from verl_ccrl.config import CCRLConfig
 from verl_ccrl.shaping import number_term
 
-__all__ = ["CCRLScore", "ScoredMention", "place_token_rewards", "rescore_number", "rescore_numbers", "score_response"]
+__all__ = [
+    "CCRLScore",
+    "Outcome",
+    "ScoredMention",
+    "calibration_points",
+    "count_numbers",
+    "is_judged",
+    "outcome_reward",
+    "place_token_rewards",
+    "rescore_number",
+    "rescore_numbers",
+    "score_response",
+]
+
+
+def is_judged(kind: str | None, verdict: str | None, confidence: float | None) -> bool:
+    """Whether a number is *judged*: computed, with a verdict of correct or wrong, and a confidence. The judged
+    numbers of a response are the set C of the reward (``in_reward``) and the calibration points of the training
+    metrics and the evaluation; this is the one place the rule is written.
+
+    >>> is_judged("computed", "wrong", 0.9), is_judged("computed", "wrong", None), is_judged("computed", "unverifiable", 0.9)
+    (True, False, False)
+    """
+    return kind != EXTRACTED and verdict in (CORRECT, WRONG) and confidence is not None
+
+
+def calibration_points(numbers: Iterable[tuple[str | None, str | None, float | None]]) -> list[tuple[float, bool]]:
+    """``(confidence, correct)`` of each judged number (:func:`is_judged`) among ``(kind, verdict, confidence)``.
+
+    >>> calibration_points([("computed", "wrong", 0.9), ("extracted", None, None), ("computed", "correct", None)])
+    [(0.9, False)]
+    """
+    return [
+        (float(confidence), verdict == CORRECT)
+        for kind, verdict, confidence in numbers
+        if is_judged(kind, verdict, confidence)
+    ]
+
+
+def count_numbers(numbers: Iterable[tuple[str | None, str | None, float | None]]) -> dict[str, int]:
+    """Counts of ``(kind, verdict, confidence)`` triples by kind and verdict; ``in_reward``: the judged ones.
+
+    >>> count_numbers([("computed", "wrong", 0.9), ("extracted", None, None), ("computed", "unverifiable", 0.5)])
+    {'extracted': 1, 'computed': 2, 'correct': 0, 'wrong': 1, 'unverifiable': 1, 'in_reward': 1}
+    """
+    counts = dict.fromkeys((EXTRACTED, COMPUTED, CORRECT, WRONG, UNVERIFIABLE, "in_reward"), 0)
+    for kind, verdict, confidence in numbers:
+        counts[EXTRACTED if kind == EXTRACTED else COMPUTED] += 1
+        if verdict in (CORRECT, WRONG, UNVERIFIABLE):
+            counts[verdict] += 1
+        counts["in_reward"] += is_judged(kind, verdict, confidence)
+    return counts
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The outcome part of the reward: the final answer, whether it is correct, and R_outcome."""
+
+    answer: str | None
+    correct: bool
+    undecided: str | None  # why the answer check reached no verdict within the bounds (then not correct), or None
+    reward: float  # correct_reward or wrong_reward
+
+
+def outcome_reward(
+    response: str, ground_truth: str | int | float, *, config: CCRLConfig | None = None, answer_type: str | None = None
+) -> Outcome:
+    """R_outcome of a response: its final answer (``answer.extract_final_answer``), checked against the ground truth
+    (``answer.check_answer``), gives ``config.correct_reward`` or ``config.wrong_reward``.
+
+    >>> outcome_reward("12 + 5 = 17. #### 17", "17")
+    Outcome(answer='17', correct=True, undecided=None, reward=1.0)
+    """
+    config = config or _DEFAULT_CONFIG
+    answer = extract_final_answer(response, fallback_last_number=config.answer_fallback_last_number)
+    check = check_answer(answer, ground_truth, answer_type=answer_type)
+    return Outcome(
+        answer, check.correct, check.undecided, config.correct_reward if check.correct else config.wrong_reward
+    )
 
 
 @dataclass(frozen=True)
@@ -78,8 +157,8 @@ class ScoredMention:
 
     @property
     def in_reward(self) -> bool:
-        """Member of C: a computed number with a verdict and a confidence."""
-        return self.has_verdict and self.confidence is not None
+        """Member of C: judged (:func:`is_judged`)."""
+        return is_judged(self.kind, self.verdict, self.confidence)
 
 
 @dataclass(frozen=True)
@@ -97,14 +176,7 @@ class CCRLScore:
 
     def counts(self) -> dict[str, int]:
         """Per-response counts for logging."""
-        return {
-            "extracted": sum(m.kind == EXTRACTED for m in self.mentions),
-            "computed": sum(m.kind != EXTRACTED for m in self.mentions),
-            "correct": sum(m.verdict == CORRECT for m in self.mentions),
-            "wrong": sum(m.verdict == WRONG for m in self.mentions),
-            "unverifiable": sum(m.verdict == UNVERIFIABLE for m in self.mentions),
-            "in_reward": sum(m.in_reward for m in self.mentions),
-        }
+        return count_numbers((m.kind, m.verdict, m.confidence) for m in self.mentions)
 
 
 def score_response(
@@ -129,12 +201,10 @@ def score_response(
     item gets the outcome reward and no number terms.
     """
     config = config or _DEFAULT_CONFIG
-    answer = extract_final_answer(response, fallback_last_number=config.answer_fallback_last_number)
-    answer_check = check_answer(answer, ground_truth, answer_type=answer_type)
-    answer_correct = answer_check.correct
-    outcome = config.correct_reward if answer_correct else config.wrong_reward
+    result = outcome_reward(response, ground_truth, config=config, answer_type=answer_type)
+    answer, answer_correct, outcome = result.answer, result.correct, result.reward
     mentions, text_bound = read_within_bounds(problem, response, reference)
-    answer_bound = f"final answer undecided: {answer_check.undecided}" if answer_check.undecided else ""
+    answer_bound = f"final answer undecided: {result.undecided}" if result.undecided else ""
     bounds_crossed = [reason for reason in (text_bound, answer_bound) if reason]
 
     extra = [*reference_values_extra]

@@ -28,7 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from verl_ccrl.reward import rescore_number
+from verl_ccrl.analysis import COMPUTED, CORRECT
+from verl_ccrl.reward import calibration_points, is_judged, rescore_number
 
 if TYPE_CHECKING:
     from verl_ccrl.config import CCRLConfig
@@ -70,7 +71,7 @@ REWARD_EXTRA_KEYS = (
 
 @dataclass(frozen=True)
 class JudgedNumber:
-    """A computed number with a verdict, located in the response's tokens."""
+    """A computed number with a verdict, located in the response's tokens; in C (judged) once it has a confidence."""
 
     token_indices: tuple[int, ...]  # its response tokens, in order; the last one carries its token-level reward
     verdict: str  # "correct" | "wrong"
@@ -79,12 +80,12 @@ class JudgedNumber:
 
     @property
     def correct(self) -> bool:
-        return self.verdict == "correct"
+        return self.verdict == CORRECT
 
     @property
     def in_reward(self) -> bool:
-        """Member of C (it has a confidence)."""
-        return self.confidence is not None
+        """Member of C: judged (``reward.is_judged``)."""
+        return is_judged(COMPUTED, self.verdict, self.confidence)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ class RewardInfo:
 
     def calibration_points(self) -> list[tuple[float, bool]]:
         """(confidence, correct) of each number in C (``verl_ccrl.calibration``)."""
-        return [(number.confidence, number.correct) for number in self.numbers if number.confidence is not None]
+        return calibration_points((COMPUTED, number.verdict, number.confidence) for number in self.numbers)
 
     def rescored(self, entropies: Sequence[float], config: CCRLConfig | None = None) -> RewardInfo:
         """The same verdicts with confidences and terms from other per-token entropies (e.g. the actor's, exact).

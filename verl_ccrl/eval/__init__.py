@@ -1,5 +1,5 @@
 """Evaluation for the paper's results table: accuracy per benchmark, response length, and the calibration of the
-numbers a response computes (overconfident-error rate, ECE, reliability diagram). See the README, "Evaluation".
+numbers a response computes (overconfident-error rate, ECE, reliability diagram). See docs/evaluation.md.
 
 ``python -m verl_ccrl.eval --model DIR --method CoMT+CCRL --data eval_gsm8k.parquet --out-dir results`` generates
 (transformers or vLLM, greedy), scores with :func:`verl_ccrl.score_response`, and writes per-run JSONs plus the
@@ -10,10 +10,11 @@ results --out report.html`` writes one HTML page of every response with its numb
 
 Modules: ``benchmarks`` (names, ID/OOD sets), ``config`` (dataclasses), ``data`` (parquet reading), ``generation``
 (a response with entropies; transformers generate), ``backends`` (transformers / vLLM), ``scoring`` (per response and
-per benchmark), ``results`` (run JSONs), ``table`` (the merged table, mean and spread over seeds),
-``calibration_table`` (its "Calibration" part), ``plots`` (its figures and the training curves), ``curves`` (reading
-the training logs), ``runner`` (one run end to end), ``view`` (the page of responses and numbers, with its
-``view_page.html`` / ``view_page.js``), ``cli``. Importing this package imports neither vLLM nor matplotlib.
+per benchmark), ``results`` (run JSONs), ``rows`` (the table's rows: mean and spread over seeds), ``table`` (its
+files), ``contrast`` (each method's difference from a baseline, paired by seed), ``calibration_table`` (its
+"Calibration" part), ``plots`` (its figures and the training curves), ``curves`` (reading the training logs),
+``runner`` (one run end to end), ``view`` (the page of responses and numbers, with its ``view_page.html`` /
+``view_page.js``), ``cli``. Importing this package imports neither vLLM nor matplotlib.
 
 Example::
 
@@ -27,6 +28,7 @@ from verl_ccrl.eval.config import CurvesConfig, EvalConfig, EvalConfigError, Eva
 from verl_ccrl.eval.curves import training_curves
 from verl_ccrl.eval.data import EvalExample, load_eval_file, load_eval_files
 from verl_ccrl.eval.results import load_runs
+from verl_ccrl.eval.rows import build_rows
 from verl_ccrl.eval.runner import merge_table, run_evaluation
 from verl_ccrl.eval.scoring import (
     answer_confidence,
@@ -35,7 +37,7 @@ from verl_ccrl.eval.scoring import (
     score_sample,
     summarize_benchmark,
 )
-from verl_ccrl.eval.table import build_rows, write_table
+from verl_ccrl.eval.table import write_table
 
 __all__ = [
     "DEFAULT_ID_BENCHMARKS",

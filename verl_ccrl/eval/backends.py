@@ -4,7 +4,7 @@
   :func:`~verl_ccrl.eval.generation.generate_with_entropies`: the entropy at each generated token is that of the
   *raw* next-token logits (temperature 1, the model's own distribution), what the policy believes.
 - :class:`VLLMBackend` (GPU): greedy vLLM with ``logprobs=top_k``; entropies by ``entropies_from_position_logprobs``
-  (the top-k midpoint estimate of the rollout, README "Entropy from top-k"). vLLM is imported only here.
+  (the top-k midpoint estimate of the rollout, docs/training.md, "The top-k estimate"). vLLM is imported only here.
 
 Both render prompts with the tokenizer's chat template (``add_generation_prompt=True``), stop at the model's EOS
 tokens and return the response tokens *without* the stop token: its entropy belongs to no number, and "mean

@@ -74,7 +74,7 @@ def _add_config_arguments(parser: argparse.ArgumentParser, config_class: type) -
         elif config_field.default is not MISSING:
             kwargs["default"] = config_field.default
             default = config_field.default
-            shown = " ".join(default) if isinstance(default, tuple) else default
+            shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
             if default not in (None, ()) and "Default:" not in kwargs["help"]:
                 kwargs["help"] += f" Default: {shown}."
         parser.add_argument(flag, **kwargs)

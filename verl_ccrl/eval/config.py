@@ -16,10 +16,12 @@ Example::
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from verl_ccrl.calibration import OVERCONFIDENCE_THRESHOLDS
 from verl_ccrl.eval.benchmarks import DEFAULT_ID_BENCHMARKS, DEFAULT_OOD_BENCHMARKS, canonical_benchmark_name
 
 __all__ = [
@@ -57,9 +59,21 @@ def _flag(name: str) -> str:
 def _benchmarks_option(kind: str, default: tuple[str, ...]) -> Any:
     return _option(
         default,
-        f"{kind} benchmarks, averaged into the table's '{kind} avg' column (canonical names, see README; "
+        f"{kind} benchmarks, averaged into the table's '{kind} avg' column (canonical names, see docs/evaluation.md; "
         f"names are canonicalised, so 'openai/gsm8k' works). Default: {' '.join(default)}.",
         nargs="*",
+    )
+
+
+def _thresholds_option() -> Any:
+    return _option(
+        OVERCONFIDENCE_THRESHOLDS,
+        "Confidence thresholds t of the overconfident-error rate (the share of wrong computed numbers, and of wrong "
+        "final answers, with confidence > t), each in [0, 1); the table's OCE column shows the highest. To compare "
+        "with a training run's ccrl/* metrics, pass its ccrl.overconfidence_thresholds. Default: "
+        f"{' '.join(f'{t:g}' for t in OVERCONFIDENCE_THRESHOLDS)} (the paper's).",
+        nargs="+",
+        metavar="T",
     )
 
 
@@ -78,6 +92,7 @@ class TableConfig:
     table_dir: str | None = _option(None, "Where results.md/.csv and the PNG plots go. Default: the runs directory.")
     id_benchmarks: tuple[str, ...] = _benchmarks_option("ID", DEFAULT_ID_BENCHMARKS)
     ood_benchmarks: tuple[str, ...] = _benchmarks_option("OOD", DEFAULT_OOD_BENCHMARKS)
+    thresholds: tuple[float, ...] = _thresholds_option()
     baseline: str | None = _option(
         None,
         "A method label (as given to --method): results.md gains every other seeded method's difference from it, "
@@ -87,6 +102,7 @@ class TableConfig:
 
     def __post_init__(self) -> None:
         self.merge = _tuple_of_strings("merge", self.merge)
+        self.thresholds = _thresholds(self.thresholds)
         if self.runs_dir is None and not self.merge:
             raise EvalConfigError(
                 "--runs-dir is not set and --merge lists no file: there is nothing to tabulate. Pass --runs-dir "
@@ -110,8 +126,8 @@ class EvalConfig:
 
     data: tuple[str, ...] = _option(
         (),
-        "Eval parquet files in verl's RL format (columns prompt, reward_model, extra_info; see README). Each row's "
-        "benchmark comes from extra_info.source, else data_source, else the file stem; write NAME=FILE to force a name."
+        "Eval parquet files in verl's RL format (columns prompt, reward_model, extra_info; see docs/evaluation.md). "
+        "Each row's benchmark comes from extra_info.source, else data_source, else the file stem; write NAME=FILE to force a name."
         " A file may hold several benchmarks.",
         nargs="+",
         required=True,
@@ -160,7 +176,7 @@ class EvalConfig:
         choices=DTYPES,
     )
     top_k: int = _option(
-        20, "vllm backend: log-probs per position for the entropy estimate (README, 'Entropy from top-k')."
+        20, "vllm backend: log-probs per position for the entropy estimate (docs/training.md, 'The top-k estimate')."
     )
     gpu_memory_utilization: float = _option(0.85, "vllm backend: share of GPU memory vLLM may take, in (0, 1].")
     tensor_parallel_size: int = _option(1, "vllm backend: GPUs per model.")
@@ -173,9 +189,11 @@ class EvalConfig:
         "different seeds become one table row with mean and spread. Default: none (one run per method x model).",
         metavar="N",
     )
+    thresholds: tuple[float, ...] = _thresholds_option()
 
     def __post_init__(self) -> None:
         self.data = _tuple_of_strings("data", self.data)
+        self.thresholds = _thresholds(self.thresholds)
         if not self.data:
             raise EvalConfigError(
                 "--data lists no file. Pass one or more eval parquet files, e.g. --data eval.parquet."
@@ -294,6 +312,27 @@ def _tuple_of_strings(name: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str) or not hasattr(value, "__iter__"):
         raise EvalConfigError(f"{_flag(name)} ({name}={value!r}) must be a list of strings, e.g. ['a', 'b'].")
     return tuple(str(item) for item in value)
+
+
+def _thresholds(value: Any) -> tuple[float, ...]:
+    """``--thresholds`` as sorted floats (the CLI passes strings); refused unless distinct values in [0, 1)."""
+    items = [value] if isinstance(value, str) or not hasattr(value, "__iter__") else list(value)
+    try:
+        thresholds = [float(item) for item in items if not isinstance(item, bool)]
+    except (TypeError, ValueError):
+        thresholds = []
+    if (
+        not thresholds
+        or len(thresholds) != len(items)
+        or len(set(thresholds)) != len(thresholds)
+        or not all(math.isfinite(t) and 0.0 <= t < 1.0 for t in thresholds)
+    ):
+        raise EvalConfigError(
+            f"--thresholds (thresholds={value!r}) must be one or more distinct confidences in [0, 1): a wrong number "
+            "counts as overconfident above each. Pass e.g. --thresholds 0.5 0.7 0.9, or the training run's "
+            "ccrl.overconfidence_thresholds."
+        )
+    return tuple(sorted(thresholds))
 
 
 def _benchmark_sets(id_names: Any, ood_names: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:

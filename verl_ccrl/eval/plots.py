@@ -11,12 +11,12 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from verl_ccrl.calibration import OVERCONFIDENCE_THRESHOLDS
 from verl_ccrl.eval.config import DEFAULT_CURVE_METRICS
 from verl_ccrl.eval.curves import training_curves
-from verl_ccrl.eval.scoring import OVERCONFIDENCE_THRESHOLDS
 
 if TYPE_CHECKING:
-    from verl_ccrl.eval.table import TableRow
+    from verl_ccrl.eval.rows import TableRow
 
 __all__ = ["plot_overconfidence", "plot_reliability", "plot_training_curves"]
 
@@ -51,10 +51,11 @@ def plot_reliability(path: str, rows: Sequence[TableRow]) -> None:
     plt.close(figure)
 
 
-def plot_overconfidence(path: str, rows: Sequence[TableRow]) -> None:
+def plot_overconfidence(
+    path: str, rows: Sequence[TableRow], thresholds: Sequence[float] = OVERCONFIDENCE_THRESHOLDS
+) -> None:
     """Bars of the overconfident-error rate at each threshold, one group per threshold, one bar per row."""
     plt = _pyplot()
-    thresholds = OVERCONFIDENCE_THRESHOLDS
     figure, axes = plt.subplots(figsize=(max(5.5, 1.2 * len(rows) + 3), 4))
     width = 0.8 / max(len(rows), 1)
     for position, row in enumerate(rows):

@@ -82,7 +82,7 @@ def run_evaluation(config: EvalConfig, backend: Any = None) -> dict[str, Any]:
             for record in records:
                 handle.write(json.dumps(record, allow_nan=False) + "\n")
         os.replace(samples_path + ".tmp", samples_path)
-        metrics = summarize_benchmark(records)
+        metrics = summarize_benchmark(records, config.thresholds)
         run = {
             "schema": RUN_SCHEMA,
             "version": 1,
@@ -123,6 +123,7 @@ def run_evaluation(config: EvalConfig, backend: Any = None) -> dict[str, Any]:
             merge=config.merge,
             id_benchmarks=config.id_benchmarks,
             ood_benchmarks=config.ood_benchmarks,
+            thresholds=config.thresholds,
         )
     )
     return {"runs": written, "table": table}
@@ -134,4 +135,6 @@ def merge_table(config: TableConfig) -> dict[str, str]:
     if config.runs_dir is not None:
         paths = find_run_files(config.runs_dir) + paths
     runs = load_runs(paths, strict_paths=config.merge)
-    return write_table(runs, config.table_dir, config.id_benchmarks, config.ood_benchmarks, config.baseline)
+    return write_table(
+        runs, config.table_dir, config.id_benchmarks, config.ood_benchmarks, config.thresholds, config.baseline
+    )

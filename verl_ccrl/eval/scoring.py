@@ -26,13 +26,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from verl_ccrl.answer import parse_ground_truth
-from verl_ccrl.calibration import DEFAULT_N_BINS, DEFAULT_THRESHOLDS, Calibration, measure_calibration
+from verl_ccrl.calibration import DEFAULT_N_BINS, OVERCONFIDENCE_THRESHOLDS, Calibration, measure_calibration
 from verl_ccrl.config import CCRLConfig
-from verl_ccrl.reward import score_response
+from verl_ccrl.reward import calibration_points, count_numbers, score_response
 
 __all__ = [
     "EVAL_SCORING_CONFIG",
-    "OVERCONFIDENCE_THRESHOLDS",
     "RELIABILITY_BINS",
     "answer_confidence",
     "answer_points",
@@ -44,7 +43,6 @@ __all__ = [
     "summarize_benchmark",
 ]
 
-OVERCONFIDENCE_THRESHOLDS = DEFAULT_THRESHOLDS  # the paper's
 RELIABILITY_BINS = DEFAULT_N_BINS  # as the ECE of the training metrics
 EVAL_SCORING_CONFIG = CCRLConfig(answer_fallback_last_number=True)
 
@@ -159,24 +157,25 @@ def answer_points(records: Iterable[dict[str, Any]]) -> list[tuple[float, bool]]
 
 
 def judged_points(records: Iterable[dict[str, Any]]) -> list[tuple[float, bool]]:
-    """(confidence, correct) of every computed number with a verdict and a confidence: the calibration points."""
-    points = []
-    for record in records:
-        for number in record["numbers"]:
-            if number["kind"] != "extracted" and number["verdict"] in ("correct", "wrong"):
-                if number["confidence"] is not None:
-                    points.append((float(number["confidence"]), number["verdict"] == "correct"))
-    return points
+    """(confidence, correct) of every judged number (``reward.is_judged``): the calibration points."""
+    return calibration_points(_numbers(records))
 
 
-def calibration_summary(points: Sequence[tuple[float, bool]]) -> dict[str, float]:
+def _numbers(records: Iterable[dict[str, Any]]) -> list[tuple[str, str | None, float | None]]:
+    """(kind, verdict, confidence) of every number of the audit records."""
+    return [(n["kind"], n["verdict"], n["confidence"]) for record in records for n in record["numbers"]]
+
+
+def calibration_summary(
+    points: Sequence[tuple[float, bool]], thresholds: Sequence[float] = OVERCONFIDENCE_THRESHOLDS
+) -> dict[str, float]:
     """Overconfident-error rates, mean confidences and ECE of pooled calibration points (NaN where undefined).
 
     >>> summary = calibration_summary([(0.95, False), (0.6, False), (0.8, True)])
     >>> summary["overconfident_error_rate@0.9"], summary["overconfident_error_rate@0.5"], summary["n_wrong"]
     (0.5, 1.0, 2)
     """
-    return _summary(_calibration(points))
+    return _summary(_calibration(points, thresholds=thresholds))
 
 
 def reliability_bins(points: Sequence[tuple[float, bool]], n_bins: int = RELIABILITY_BINS) -> list[dict[str, Any]]:
@@ -188,30 +187,35 @@ def reliability_bins(points: Sequence[tuple[float, bool]], n_bins: int = RELIABI
     return _bins(_calibration(points, n_bins))
 
 
-def summarize_benchmark(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Accuracy (%), n, mean response tokens, number counts, calibration of computed numbers and of final answers."""
+def summarize_benchmark(
+    records: Sequence[dict[str, Any]], thresholds: Sequence[float] = OVERCONFIDENCE_THRESHOLDS
+) -> dict[str, Any]:
+    """Accuracy (%), n, mean response tokens, number counts, calibration of computed numbers and of final answers
+    (overconfident-error rates at ``thresholds``)."""
     n = len(records)
-    numbers = [number for record in records for number in record["numbers"]]
-    calibration = _calibration(judged_points(records))
-    answers = _calibration(answer_points(records))
+    counts = count_numbers(_numbers(records))
+    calibration = _calibration(judged_points(records), thresholds=thresholds)
+    answers = _calibration(answer_points(records), thresholds=thresholds)
     return {
         "n": n,
         "accuracy": 100.0 * sum(record["correct"] for record in records) / n if n else math.nan,
         "mean_response_tokens": sum(record["n_tokens"] for record in records) / n if n else math.nan,
         "truncated_share": sum(record["finish_reason"] == "length" for record in records) / n if n else math.nan,
-        "n_extracted": sum(number["kind"] == "extracted" for number in numbers),
-        "n_computed": sum(number["kind"] != "extracted" for number in numbers),
-        "n_unverifiable": sum(
-            number["kind"] != "extracted" and number["verdict"] == "unverifiable" for number in numbers
-        ),
+        "n_extracted": counts["extracted"],
+        "n_computed": counts["computed"],
+        "n_unverifiable": counts["unverifiable"],
         "calibration": _summary(calibration),
         "reliability": _bins(calibration),
         "answer_calibration": _summary(answers),
     }
 
 
-def _calibration(points: Sequence[tuple[float, bool]], n_bins: int = RELIABILITY_BINS) -> Calibration:
-    return measure_calibration(points, thresholds=OVERCONFIDENCE_THRESHOLDS, n_bins=n_bins)
+def _calibration(
+    points: Sequence[tuple[float, bool]],
+    n_bins: int = RELIABILITY_BINS,
+    thresholds: Sequence[float] = OVERCONFIDENCE_THRESHOLDS,
+) -> Calibration:
+    return measure_calibration(points, thresholds=thresholds, n_bins=n_bins)
 
 
 def _summary(calibration: Calibration) -> dict[str, float]:

@@ -43,10 +43,9 @@ from verl import DataProto
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 from verl_ccrl.alignment import TokenAligner
-from verl_ccrl.answer import check_answer, extract_final_answer
 from verl_ccrl.config import CCRLConfig
 from verl_ccrl.entropy import ENTROPY_FIELD
-from verl_ccrl.reward import score_response
+from verl_ccrl.reward import outcome_reward, score_response
 from verl_ccrl.reward_info import REWARD_EXTRA_KEYS, RewardInfo, encode
 from verl_ccrl.reward_inputs import RewardInputs, last_user_message, read_inputs, unusable_entropies
 from verl_ccrl.verify_worker import start_verify_worker
@@ -176,10 +175,8 @@ class CCRLRewardManager(RewardManagerBase):
             if inputs.ground_truth is None:
                 return RewardInfo(False, config.wrong_reward, 0.0, malformed_input=True, scoring_error=True)
             response = self.tokenizer.decode(inputs.response_ids, skip_special_tokens=True)
-            answer = extract_final_answer(response, fallback_last_number=config.answer_fallback_last_number)
-            correct = check_answer(answer, inputs.ground_truth, answer_type=inputs.answer_type).correct
-            outcome = config.correct_reward if correct else config.wrong_reward
-            return RewardInfo(correct, outcome, 0.0, malformed_input=malformed, scoring_error=True)
+            outcome = outcome_reward(response, inputs.ground_truth, config=config, answer_type=inputs.answer_type)
+            return RewardInfo(outcome.correct, outcome.reward, 0.0, malformed_input=malformed, scoring_error=True)
         except Exception:
             return RewardInfo(False, 0.0, 0.0, scoring_error=True)
 

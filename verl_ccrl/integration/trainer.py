@@ -9,6 +9,8 @@ of ``verl.trainer.ppo.v1.trainer_base.PPOTrainer`` (verl 0.9.1), nothing of ``fi
   ``ccrl/entropy_gap_mean`` (rollout vs actor entropy at judged numbers' tokens); with ``ccrl.entropy_source=actor``
   recomputes every number's term from the actor's entropies; with ``ccrl.token_level_rewards`` puts each term on
   its number's last token (verl's agent loop put the whole reward on the last token). Then verl computes advantages.
+  Its metrics go into the ``metrics`` dict verl hands that step, which verl merges into the step's log itself:
+  nothing passes from one override to the other.
 """
 
 from __future__ import annotations
@@ -28,16 +30,21 @@ from verl_ccrl.metrics import reward_info_metrics
 from verl_ccrl.reward import place_token_rewards
 from verl_ccrl.reward_info import decode, is_encoded
 
-__all__ = ["CCRLTrainer", "check_entropy_channel"]
+__all__ = ["CCRLTrainer", "bypass_mode", "check_entropy_channel"]
+
+
+def bypass_mode(config) -> bool:
+    """Whether verl skips its old-log-prob pass (``algorithm.rollout_correction.bypass_mode``), so the actor computes
+    no entropies (``trainer_base.py:1641``)."""
+    return bool((config.algorithm.get("rollout_correction", None) or {}).get("bypass_mode", False))
 
 
 def check_entropy_channel(config) -> None:
     """Fail at start-up where the entropies cannot reach the reward: verl would not carry the rollout's
     ``extra_fields`` to it, or (``ccrl.entropy_source=actor``) verl skips the actor pass that computes them."""
-    correction = config.algorithm.get("rollout_correction", None) or {}
     # CCRLConfig owns the default: a run without a ccrl block (verl's own main_ppo) reads the actor's entropies.
     source = CCRLConfig.from_mapping(config.get("ccrl")).entropy_source
-    if source == "actor" and correction.get("bypass_mode", False):
+    if source == "actor" and bypass_mode(config):
         raise ValueError(
             "ccrl.entropy_source=actor reads the actor's entropies from verl's old-log-prob pass, which "
             "algorithm.rollout_correction.bypass_mode=True skips. Use ccrl.entropy_source=rollout (with "
@@ -89,23 +96,23 @@ class CCRLTrainer(PPOTrainerSync):
         non_padding = [not tag.get("is_padding", False) for tag in batch.tags]
         infos = [info for info, keep in zip(self._reward_infos(batch), non_padding) if keep]
         metrics.update(reward_info_metrics(infos, thresholds=self.ccrl_config.overconfidence_thresholds))
-        metrics.update(getattr(self, "_rescoring_metrics", {}))
 
     def _compute_advantage(self, batch, metrics):
-        self._rewrite_rewards(batch)
+        metrics.update(self._rewrite_rewards(batch))
         return super()._compute_advantage(batch, metrics)
 
-    def _rewrite_rewards(self, batch) -> None:
-        """Rescore from the actor's entropies and/or place number terms on their tokens; note the entropy gap."""
+    def _rewrite_rewards(self, batch) -> dict[str, float]:
+        """Rescore from the actor's entropies and/or place number terms on their tokens; returns the entropy gap and
+        (``entropy_source=actor``) the ``ccrl/actor/*`` metrics."""
         actor_mode = self.ccrl_config.entropy_source == "actor"
-        self._rescoring_metrics = {}
+        rescoring_metrics: dict[str, float] = {}
         fields = ["rm_scores", "extra_fields"]
         # verl's old-log-prob pass wrote the actor's exact entropies (trainer_base.py:1666), unless bypassed.
-        has_actor_entropy = not (self.config.algorithm.get("rollout_correction", None) or {}).get("bypass_mode", False)
+        has_actor_entropy = not bypass_mode(self.config)
         if has_actor_entropy:
             fields.append("entropy")
         if not (actor_mode or self.ccrl_config.token_level_rewards or has_actor_entropy):
-            return
+            return rescoring_metrics
         data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
         rows = list(data["rm_scores"].unbind())
         extra_fields = data.pop("extra_fields").tolist()
@@ -129,11 +136,11 @@ class CCRLTrainer(PPOTrainerSync):
             terms = record.token_terms() if record is not None and self.ccrl_config.token_level_rewards else []
             rewritten.append(torch.tensor(place_token_rewards(row.numel(), total, terms), dtype=torch.float32))
         if gaps:
-            self._rescoring_metrics["ccrl/entropy_gap_mean"] = sum(gaps) / len(gaps)
-            self._rescoring_metrics["ccrl/entropy_gap_max"] = max(gaps)
+            rescoring_metrics["ccrl/entropy_gap_mean"] = sum(gaps) / len(gaps)
+            rescoring_metrics["ccrl/entropy_gap_max"] = max(gaps)
         if actor_records:
             actor_metrics = reward_info_metrics(actor_records, thresholds=self.ccrl_config.overconfidence_thresholds)
-            self._rescoring_metrics.update(
+            rescoring_metrics.update(
                 {key.replace("ccrl/", "ccrl/actor/"): value for key, value in actor_metrics.items()}
             )
         nested = torch.nested.as_nested_tensor(rewritten, layout=torch.jagged)
@@ -142,3 +149,4 @@ class CCRLTrainer(PPOTrainerSync):
             partition_id=batch.partition_id,
             fields=TensorDict({"rm_scores": nested}, batch_size=len(rows)),
         )
+        return rescoring_metrics

@@ -2,8 +2,8 @@
 
 When to use it: the default GPU path is verl's stock ``vllm`` rollout with ``ccrl.entropy_source=actor`` (exact
 entropies from verl's old-log-prob pass, at no cost). ``vllm_ccrl`` with ``ccrl.entropy_source=rollout`` is for
-``algorithm.rollout_correction.bypass_mode=True``, where verl skips that pass (README, "When each entropy mode is
-right", has the measured per-token costs).
+``algorithm.rollout_correction.bypass_mode=True``, where verl skips that pass (docs/training.md, "Entropy modes: when
+each is right", has the measured per-token costs).
 
 How: verl 0.9.1's ``vLLMHttpServer.generate`` (``workers/rollout/vllm_rollout/vllm_async_server.py:558``) forces
 ``logprobs=0`` (line 622) and streams from ``self.engine.generate`` (line 667). The subclass copies none of that
