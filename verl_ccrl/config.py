@@ -58,7 +58,7 @@ class CCRLConfig:
             "'brier' s = alpha - (alpha+beta)*(c - y)^2 (a proper scoring rule: its expectation is highest at "
             "c = p; same values as 'linear' at c = 1, range [-beta, alpha]); 'log' s = alpha + (alpha+beta)*"
             "ln(max(q, 0.01))/ln(100), q = c if right else 1 - c (the log score, proper for c in [0.01, 0.99], same "
-            "range). docs/reward.md, \"Shaping\"."
+            'range). docs/reward.md, "Shaping".'
         },
     )
     confidence_estimator: str = field(
