@@ -204,3 +204,17 @@ def test_the_sample_index_is_read_from_verls_deterministic_request_id():
         None,
         None,
     ]
+
+
+def test_draining_waits_for_queued_requests_too(server, model_and_prompts):
+    _, _, prompts = model_and_prompts
+
+    async def scenario():
+        tasks = [asyncio.create_task(server.generate(p, dict(SAMPLED), request_id="d")) for p in prompts[:3]]
+        await asyncio.sleep(0)  # queued, not yet decoding
+        await server.wait_for_requests_to_drain()
+        drained = (list(server._pending), server.batches_served)
+        await asyncio.gather(*tasks)
+        return drained
+
+    assert asyncio.run(scenario()) == ([], 1)

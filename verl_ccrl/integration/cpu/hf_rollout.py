@@ -279,8 +279,8 @@ class HFCPURolloutServer:
         return None
 
     async def wait_for_requests_to_drain(self) -> None:
-        async with self._model_lock:
-            return None
+        while self._server_task is not None and not self._server_task.done():
+            await asyncio.sleep(COALESCE_SECONDS)
 
     async def abort_all_requests(self, reject_request: bool = False, **unused: Any) -> dict[str, Any]:
         return {"aborted_count": 0, "request_ids": []}
