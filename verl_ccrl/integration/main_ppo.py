@@ -21,6 +21,7 @@ from verl.utils.config import validate_config
 from verl.utils.device import auto_set_device
 
 from verl_ccrl.config import CCRLConfig
+from verl_ccrl.integration.agent_loop import SEEDED_AGENT_LOOP, use_seeded_agent_loop
 from verl_ccrl.integration.vllm_rollout import VLLM_CCRL, check_vllm_ccrl_config
 
 
@@ -96,6 +97,8 @@ def check_plugin(environ=os.environ) -> None:
 def main(config):
     check_plugin()
     check_ccrl_config(config)
+    if use_seeded_agent_loop(config):
+        print(f"verl_ccrl: rollout.full_determinism: one sampling seed per sample ({SEEDED_AGENT_LOOP} agent loop)")
     auto_set_device(config)
     validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
     run_ppo(config, task_runner_class=CCRLTaskRunner)

@@ -34,7 +34,7 @@ import torch
 from verl_ccrl.entropy import entropy_from_logits
 from verl_ccrl.eval.generation import sampling_distribution_logits
 
-__all__ = ["DecodeResult", "DecodeRow", "decode_batch", "request_seed"]
+__all__ = ["DecodeResult", "DecodeRow", "decode_batch"]
 
 _SEED_MODULUS = 2**63 - 1
 
@@ -62,19 +62,6 @@ class DecodeResult:
     entropies: list[float]
     log_probs: list[float]
     finish_reason: str  # "stop" (a stop id) or "length" (max_new_tokens)
-
-
-def request_seed(base_seed: int, global_step: int, priority: int) -> int:
-    """A request's sampling seed from the run's seed, the training step and the sample's index in the step's batch.
-
-    verl numbers the samples of a ``generate_sequences`` batch (``priority``, ``agent_loop.py:1245``), so this
-    seed names the sample, not the moment its request arrived. Distinct inputs give distinct seeds (a bijection
-    for inputs below 2**20 each), so the rollout.n samples of one prompt never share a stream:
-
-    >>> request_seed(1, 3, 0), request_seed(1, 3, 1), request_seed(1, 4, 0)
-    (1099514773504, 1099514773505, 1099515822080)
-    """
-    return ((int(base_seed) << 40) + (int(global_step) << 20) + int(priority)) % _SEED_MODULUS
 
 
 def _row_generator(row: DecodeRow) -> torch.Generator:

@@ -5,11 +5,11 @@ sync) runs end to end on a machine without a GPU, so that tests can check the CC
 entropies, and so that the toy-world study's RL is fast and reproducible. Concurrent requests are coalesced into
 one batch (:mod:`verl_ccrl.integration.cpu.batch_decode`); there is no sleep/wake and no LoRA.
 
-Reproducibility: with ``actor_rollout_ref.rollout.full_determinism=True`` verl names each request after the
-sample's index in its step (``det-{priority}``); each request is then sampled from its own stream, seeded from
-``rollout.seed``, the replica, the training step and that index, and batches are decoded in one fixed shape
+Reproducibility: a request with a ``seed`` in its sampling params (vLLM's per-request seed; verl_ccrl's agent loop
+sets one per sample under ``actor_rollout_ref.rollout.full_determinism=True``, :mod:`verl_ccrl.integration.agent_loop`)
+is sampled from its own stream, and under ``full_determinism`` batches are decoded in one fixed shape
 (``rollout.max_num_seqs`` rows by ``rollout.prompt_length``), so neither arrival order nor batch composition
-changes a response. Without it, requests draw their seeds from the server's RNG, in arrival order. Never import it on GPU
+changes a response. A request without a seed draws one from the server's RNG, in arrival order. Never import it on GPU
 runs: :mod:`verl_ccrl.integration.cpu` registers it by import path, so it is loaded only when a run selects
 ``actor_rollout_ref.rollout.name=hf_cpu``.
 
@@ -45,7 +45,7 @@ from verl.workers.rollout.replica import RolloutReplica
 from verl_ccrl.entropy import ENTROPY_FIELD
 from verl_ccrl.eval.generation import eos_token_id_list
 from verl_ccrl.integration.cpu import HF_CPU_ROLLOUT_NAME
-from verl_ccrl.integration.cpu.batch_decode import DecodeRow, decode_batch, request_seed
+from verl_ccrl.integration.cpu.batch_decode import DecodeRow, decode_batch
 
 logger = logging.getLogger(__name__)
 
@@ -58,21 +58,6 @@ MAX_BATCH_ROWS = 256
 # Intra-op threads of the server's decoding. The models served here are tiny: a second thread saves nothing and,
 # with the trainer's processes on the same cores, its spin-waits made a 32-row decode 14x slower (measured).
 DECODE_THREADS = 1
-
-
-def sample_index_of_request(request_id: str) -> int | None:
-    """The sample's index in its step's batch when verl names the request by it, else None.
-
-    With ``actor_rollout_ref.rollout.full_determinism=True`` verl's single-turn agent loop sends
-    ``request_id=f"det-{priority}"`` (``single_turn_agent_loop.py:69``, passed through at ``llm_server.py:94``),
-    where ``priority`` numbers the samples of the ``generate_sequences`` batch (``agent_loop.py:1245``); without it
-    the id is a random uuid.
-
-    >>> sample_index_of_request("det-17"), sample_index_of_request("5f0c9e2a41d74b6b9a3b0d2c7e8f1a6b")
-    (17, None)
-    """
-    prefix, _, number = str(request_id).partition("-")
-    return int(number) if prefix == "det" and number.isdigit() else None
 
 
 def _server_actor_name(replica_rank: int, node_rank: int = 0) -> str:
@@ -146,21 +131,16 @@ class HFCPURolloutServer:
             )
         return max(1, min(int(requested), room))
 
-    def _decode_row(self, prompt_ids: list[int], sampling_params: dict[str, Any], priority: int | None) -> DecodeRow:
-        """One request as a :class:`DecodeRow`: verl's sampling params, and the seed that makes it reproducible."""
+    def _decode_row(self, prompt_ids: list[int], sampling_params: dict[str, Any]) -> DecodeRow:
+        """One request as a :class:`DecodeRow`: verl's sampling params and, when given, its seed."""
         temperature = float(sampling_params.get("temperature", self.config.temperature))
         if int(sampling_params.get("n", 1)) != 1:
             raise ValueError("hf_cpu serves one sample per request; verl expands rollout.n into separate requests")
         repetition_penalty = float(sampling_params.get("repetition_penalty", 1.0))
         if repetition_penalty != 1.0:
             logger.warning("hf_cpu: repetition_penalty is applied when sampling but not in the reported entropies")
-        if "seed" in sampling_params:  # vLLM's per-request seed
-            seed: int | None = int(sampling_params["seed"])
-        elif priority is not None:
-            # The sample's index in its step's batch, so the stream does not depend on when the request arrived.
-            seed = request_seed(self.config.seed + self.replica_rank, self.global_steps or 0, priority)
-        else:
-            seed = None
+        # vLLM's per-request seed (verl_ccrl's agent loop sets one per sample under full determinism).
+        seed = int(sampling_params["seed"]) if sampling_params.get("seed") is not None else None
         ignore_eos = sampling_params.get("ignore_eos", self.config.ignore_eos)
         return DecodeRow(
             prompt_ids=prompt_ids,
@@ -214,7 +194,6 @@ class HFCPURolloutServer:
         request_id: str,
         image_data: Any = None,
         video_data: Any = None,
-        priority: int | None = None,
         **unused: Any,
     ):
         """verl's token-in/token-out call; returns a ``TokenOutput`` carrying ``extra_fields["ccrl_entropies"]``.
@@ -227,9 +206,7 @@ class HFCPURolloutServer:
             raise NotImplementedError("hf_cpu is text-only")
         sampling_params = dict(sampling_params)
         want_log_probs = bool(sampling_params.pop("logprobs", False))
-        if priority is None:
-            priority = sample_index_of_request(request_id)
-        row = self._decode_row([int(token_id) for token_id in prompt_ids], sampling_params, priority)
+        row = self._decode_row([int(token_id) for token_id in prompt_ids], sampling_params)
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._pending.append((row, future))
         if self._server_task is None or self._server_task.done():
