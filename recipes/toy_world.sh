@@ -48,7 +48,9 @@ export MAX_PROMPT_LENGTH=160 MAX_RESPONSE_LENGTH=${MAX_RESPONSE_LENGTH:-160}
 export ACTOR_LR=${ACTOR_LR:-1e-4} SAVE_FREQ=$RL_TOTAL_STEPS TEST_FREQ=-1 KL_COEF=0.0 TEMPERATURE=1.0
 LOG_DIR=$OUT_DIR/logs
 # A 0.16M-parameter model: recomputing activations and compiling the entropy kernel cost more than they save.
-MODEL_EXTRA_RL=(actor_rollout_ref.model.enable_gradient_checkpointing=False actor_rollout_ref.actor.use_torch_compile=False)
+MODEL_EXTRA_RL=(actor_rollout_ref.model.enable_gradient_checkpointing=False actor_rollout_ref.actor.use_torch_compile=False
+               # verl's replay buffer polls for finished rollouts every 2 s; a toy step's rollout takes about 1 s.
+               +trainer.v1.sampler.poll_interval=0.05)
 
 mkdir -p "$OUT_DIR" "$LOG_DIR"
 # DRY_RUN=1 checks the SFT and RL configurations against verl's schema (recipes/common.sh) and trains nothing.

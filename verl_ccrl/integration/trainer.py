@@ -84,6 +84,15 @@ class CCRLTrainer(PPOTrainerSync):
             config.trainer.v1.trainer_mode = "sync"
         super().__init__(config)
 
+    def _build_replay_buffer(self):
+        buffer = super()._build_replay_buffer()
+        # verl's buffer checks for finished rollouts every 2 s (v1/replay_buffer.py:144, 409), so a step's gen time
+        # is rounded up to a multiple of 2 s: on the CPU toy world that is most of a step. A run may poll faster.
+        poll_interval = self.config.trainer.v1.sampler.get("poll_interval")
+        if poll_interval is not None and hasattr(buffer, "poll_interval"):
+            buffer.poll_interval = float(poll_interval)
+        return buffer
+
     def _reward_infos(self, batch) -> list[dict]:
         data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["extra_fields"])
         extra_fields = data.pop("extra_fields").tolist()
