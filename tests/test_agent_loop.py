@@ -39,7 +39,9 @@ def _loop(full_determinism: bool) -> SeededSingleTurnAgentLoop:
 def _run_group(loop, step=3, index=11, n=4):
     prompt = [{"role": "user", "content": "Tom has 3 boxes of 4 apples. How many apples?"}]
     for session in range(n):
-        asyncio.run(loop.run({"temperature": 1.0}, global_steps=step, index=index, raw_prompt=prompt, session_id=session))
+        asyncio.run(
+            loop.run({"temperature": 1.0}, global_steps=step, index=index, raw_prompt=prompt, session_id=session)
+        )
 
 
 def test_each_sample_of_a_group_gets_its_own_seed_and_a_rerun_the_same(sent):
@@ -85,9 +87,7 @@ def test_a_deterministic_run_is_pointed_at_the_seeded_loop_that_verl_can_load():
     assert agent.agent_loop_config_path == AGENT_LOOPS_YAML
 
 
-@pytest.mark.parametrize(
-    "agent", [{"default_agent_loop": "tool_agent"}, {"agent_loop_config_path": "/my/loops.yaml"}]
-)
+@pytest.mark.parametrize("agent", [{"default_agent_loop": "tool_agent"}, {"agent_loop_config_path": "/my/loops.yaml"}])
 def test_a_run_with_its_own_agent_loop_is_left_alone(agent):
     config = _config(**agent)
     assert not use_seeded_agent_loop(config)

@@ -79,11 +79,23 @@ def test_the_toy_world_quick_preset_checks_two_sft_and_two_rl_runs_per_seed(tmp_
     assert result.stdout.count("; rollout=hf_cpu, ccrl.entropy_source=actor") == 4
 
 
-def test_the_toy_world_full_preset_adds_the_brier_shaping(tmp_path):
+def test_the_toy_world_full_preset_runs_every_arm(tmp_path):
     result = dry_run("toy_world.sh", cwd=tmp_path, OUT_DIR=str(tmp_path / "toy"), PRESET="full", SEEDS="1")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert result.stdout.count("DRY RUN OK (ppo)") == 3
-    assert result.stdout.count("DRY RUN eval: CoMT+CCRL-brier") == 1
+    assert result.stdout.count("DRY RUN OK (ppo)") == 5
+    for label in ("outcome-RL", "CCRL", "CCRL-brier", "CCRL-log", "CCRL-nostd"):
+        assert result.stdout.count(f"DRY RUN eval: CoMT+{label} on") == 1
+
+
+def test_the_toy_world_can_start_rl_from_a_given_model(tmp_path):
+    result = dry_run(
+        "toy_world.sh",
+        cwd=tmp_path,
+        OUT_DIR=str(tmp_path / "toy"),
+        SFT_MODEL=str(ROOT / "toy_world" / "checkpoints" / "base"),
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "DRY RUN OK (sft)" not in result.stdout and result.stdout.count("DRY RUN OK (ppo)") == 4
 
 
 def test_an_unknown_toy_world_variant_is_refused_naming_it(tmp_path):

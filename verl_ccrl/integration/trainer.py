@@ -26,6 +26,7 @@ from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
 from verl_ccrl.config import CCRLConfig
 from verl_ccrl.entropy import ENTROPY_FIELD
+from verl_ccrl.integration.agent_loop import SEEDED_AGENT_LOOP, VERL_DEFAULT_AGENT_LOOP
 from verl_ccrl.metrics import reward_info_metrics
 from verl_ccrl.reward import place_token_rewards
 from verl_ccrl.reward_info import decode, is_encoded
@@ -57,11 +58,12 @@ def check_entropy_channel(config) -> None:
             "mixes tool output with several generations, and the per-token entropies cover only the last one. Set "
             "actor_rollout_ref.rollout.multi_turn.enable=False."
         )
-    agent_loop = rollout.get("agent", {}).get("default_agent_loop", "single_turn_agent")
-    if agent_loop != "single_turn_agent":
+    agent_loop = rollout.get("agent", {}).get("default_agent_loop", VERL_DEFAULT_AGENT_LOOP)
+    if agent_loop not in (VERL_DEFAULT_AGENT_LOOP, SEEDED_AGENT_LOOP):
         raise ValueError(
-            f"CCRL needs actor_rollout_ref.rollout.agent.default_agent_loop=single_turn_agent (got {agent_loop!r}): "
-            "only that loop passes the rollout's extra_fields (the entropies) to the reward unchanged."
+            f"CCRL needs actor_rollout_ref.rollout.agent.default_agent_loop={VERL_DEFAULT_AGENT_LOOP} (got "
+            f"{agent_loop!r}): only verl's single-turn loop (or {SEEDED_AGENT_LOOP}, the same loop with per-sample "
+            "seeds) passes the rollout's extra_fields (the entropies) to the reward unchanged."
         )
     reward_model = config.reward.reward_model
     if reward_model.get("enable", False) and not reward_model.get("enable_resource_pool", False):
