@@ -208,3 +208,32 @@ def test_a_skipped_prompt_returns_and_once_learnable_is_no_longer_skipped(buffer
 def test_refills_stop_at_max_num_gen_batches_with_a_message_naming_it(buffer_run):
     assert buffer_run["cap_error"] and "max_num_gen_batches=4" in buffer_run["cap_error"]
     assert buffer_run["generated_under_cap"] <= CAP * BATCH
+
+
+# ---- verl's whole trainer on CPU (tests/test_cpu_e2e.py's set-up), the skip on
+
+
+def test_the_trainer_skips_prompts_whose_groups_taught_nothing_and_counts_what_it_saved(tmp_path):
+    """3 GRPO steps of the random tiny model (every answer wrong) over 8 prompts, 4 a step: from step 3 each
+    prompt has had an all-wrong group, so it is skipped unless its return draw (0.5) lets it through."""
+    from test_cpu_e2e import _metric_values, _records
+
+    from verl_ccrl.integration.cpu.run_smoke import run_smoke
+
+    steps, batch, n = 3, 4, 4
+    overrides = ["data.train_max_samples=8", "masa.skip_predicted_zero_variance=True", "masa.skip_history=1"]
+    overrides += ["masa.skip_return_prob=0.5"]
+    result = run_smoke(str(tmp_path / "run"), estimator="grpo", steps=steps, extra_overrides=overrides, timeout=900)
+    log_text = Path(result.log_path).read_text()
+    assert result.returncode == 0 and f"step:{steps} -" in log_text, log_text[-6000:]
+
+    skipped = _metric_values(log_text, "masa/skipped_prompts")
+    assert skipped[:2] == [0.0, 0.0] and skipped[2] > 0  # the first 8 prompts are new
+    assert _metric_values(log_text, "masa/rollouts_saved") == [value * n for value in skipped]
+    # No filter: each step generates exactly its batch, whatever was skipped; every response is counted once.
+    assert _metric_values(log_text, "masa/generated_responses") == [float(batch * n)] * steps
+    records = _records(Path(result.run_dir))
+    assert len(records) == steps * batch * n
+    tokens = _metric_values(log_text, "masa/generated_tokens")
+    assert sum(tokens) == sum(len(record["response_ids"]) for record in records)
+    assert _metric_values(log_text, "masa/filtered_groups") == [0.0] * steps
