@@ -237,3 +237,37 @@ def test_the_trainer_skips_prompts_whose_groups_taught_nothing_and_counts_what_i
     tokens = _metric_values(log_text, "masa/generated_tokens")
     assert sum(tokens) == sum(len(record["response_ids"]) for record in records)
     assert _metric_values(log_text, "masa/filtered_groups") == [0.0] * steps
+
+
+# ---- the measurement script (benchmarks/masa_toy.py), on made-up logs
+
+
+def _write_run(directory: Path, variant: str, seed: int, points: list[tuple[float, float | None]], accuracy: float):
+    (directory / "logs").mkdir(parents=True, exist_ok=True)
+    lines = []
+    for step, (tokens, val_acc) in enumerate(points, start=1):
+        data = {"masa/generated_tokens": tokens, "timing_s/step": 10.0}
+        if val_acc is not None:
+            data["val-core/toy/acc/mean@1"] = val_acc
+        lines.append(json.dumps({"step": step, "data": data}))
+    (directory / "logs" / f"toy_{variant}_seed{seed}.jsonl").write_text("\n".join(lines) + "\n")
+    (directory / "results").mkdir(exist_ok=True)
+    labels = {"ccrl": "CoMT+CCRL", "outcome": "CoMT+outcome-RL"}
+    run = {"method": labels[variant], "benchmark": "toy_id", "seed": seed,
+           "metrics": {"accuracy": accuracy, "overconfident_error_rate@0.9": 0.1}}  # fmt: skip
+    (directory / "results" / f"{variant}{seed}.json").write_text(json.dumps(run))
+
+
+def test_the_measurement_counts_tokens_to_the_baselines_final_accuracy(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import masa_toy
+
+    # Baseline: 100 tokens a step, reaches its final 0.6 at step 4 (400 tokens). Filtered: 50 a step, 0.6 at step 4.
+    _write_run(tmp_path / "off", "ccrl", 1, [(100, 0.2), (100, 0.4), (100, 0.5), (100, 0.6)], 60.0)
+    _write_run(tmp_path / "filter", "ccrl", 1, [(50, 0.3), (50, 0.5), (50, None), (50, 0.7)], 61.0)
+    rows, text = masa_toy.measure({"off": tmp_path / "off", "filter": tmp_path / "filter"}, "off", 0.9)
+    row = next(row for row in rows if row["setting"] == "filter")
+    assert row["target"] == 0.6 and row["tokens_to_target"] == 200 and row["token_speedup"] == 2.0
+    assert row["wall_speedup"] == 1.0 and row["final_accuracy"] == 61.0 and row["overconfident_error"] == 0.1
+    assert "| ccrl | filter | 1/1 |" in text and text.rstrip().endswith("| yes |")
+    assert "ZERO_VARIANCE_FILTER=outcome SKIP_PREDICTED_ZERO_VARIANCE=1" in masa_toy.plan("o", "full", "1 2 3", 2)
