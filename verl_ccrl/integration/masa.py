@@ -2,8 +2,8 @@
 the skip of prompts predicted to teach nothing (docs/masa.md: the seams and why).
 
 - After rollout, verl's own filter (``algorithm.filter_groups``, ``trainer/ppo/v1/replay_buffer.py:261``) evicts
-  zero-variance groups and refills (``:459``); the ``ccrl`` reward manager writes the outcome it judges by
-  (``verl_ccrl.masa.OUTCOME_METRIC``). Nothing of it is re-implemented here. :class:`ObservedReplayBuffer` is verl's
+  zero-variance groups and refills (``:475``, two prompts per evicted group); the ``ccrl`` reward manager writes
+  the outcome it judges by (``verl_ccrl.masa.OUTCOME_METRIC``). Nothing of it is re-implemented here. :class:`ObservedReplayBuffer` is verl's
   replay buffer with one override: before it clears groups (filtered, or surplus after a refill) it reports their
   outcomes and token counts, which would otherwise vanish unseen.
 - verl's V1 buffer ignores ``algorithm.filter_groups.max_num_gen_batches`` (``trainer_base.py:205``) and would
