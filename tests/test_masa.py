@@ -271,3 +271,25 @@ def test_the_measurement_counts_tokens_to_the_baselines_final_accuracy(tmp_path)
     assert row["wall_speedup"] == 1.0 and row["final_accuracy"] == 61.0 and row["overconfident_error"] == 0.1
     assert "| ccrl | filter | 1/1 |" in text and text.rstrip().endswith("| yes |")
     assert "ZERO_VARIANCE_FILTER=outcome SKIP_PREDICTED_ZERO_VARIANCE=1" in masa_toy.plan("o", "full", "1 2 3", 2)
+
+
+def test_the_trainer_filters_all_wrong_groups_on_the_outcome_and_stops_at_the_refill_cap(tmp_path):
+    """verl's whole trainer, the filter on ccrl_outcome as the recipes set it: the random tiny model answers every
+    problem wrong, so verl's replay buffer evicts every group it reads from the ccrl manager's records and refills
+    until max_num_gen_batches, where the step fails naming the fix instead of refilling forever."""
+    from test_cpu_e2e import _records
+
+    from verl_ccrl.integration.cpu.run_smoke import run_smoke
+
+    batch, n, cap = 4, 4, 2
+    overrides = ["algorithm.filter_groups.enable=True", f"algorithm.filter_groups.metric={OUTCOME_METRIC}"]
+    overrides += [f"algorithm.filter_groups.max_num_gen_batches={cap}"]
+    result = run_smoke(str(tmp_path / "run"), estimator="grpo", steps=2, extra_overrides=overrides, timeout=900)
+    log_text = Path(result.log_path).read_text()
+    # (verl's own warning that V1 ignores the key names it too: the cap's message is the trainer's.)
+    assert result.returncode != 0 and "the zero-variance filter has asked for" in log_text, log_text[-6000:]
+    assert f"max_num_gen_batches={cap} batches allow" in log_text
+    assert "step:1 -" not in log_text  # no update ran on a filtered group
+    records = _records(Path(result.run_dir))
+    assert records and all(record["reward_extra_info"][OUTCOME_METRIC] == 0.0 for record in records)
+    assert len(records) <= cap * batch * n and len(records) % n == 0
