@@ -2,7 +2,7 @@
 of the run without the switches, and each run's final accuracy and overconfident-error rate.
 
 Each setting is one ``recipes/toy_world.sh`` output directory (same SEEDS, VARIANTS and sizes; only the switches
-differ), with in-training validation on the ID split (TEST_FREQ > 0) so that accuracy has a curve:
+differ), with in-training validation on the ID split (``trainer.test_freq`` > 0) so that accuracy has a curve:
 
     python benchmarks/masa_toy.py plan --out-root outputs/masa     # prints the four toy_world.sh commands
     python benchmarks/masa_toy.py table --runs off=outputs/masa/off filter=outputs/masa/filter \\
@@ -144,13 +144,16 @@ def table(rows: list[dict], baseline: str, threshold: float) -> str:
     return "\n".join(lines)
 
 
-def plan(out_root: str, preset: str, seeds: str, test_freq: int) -> str:
+def plan(out_root: str, preset: str, seeds: str, test_freq: int, n_rl: int) -> str:
+    """The toy_world.sh runs. ``n_rl`` RL prompts: the skip learns from a prompt's past groups, so prompts must come
+    round several times (the full preset draws 40 steps x 8 = 320 of its 1000 once each: the skip would never act)."""
     commands = []
     for setting, switches in SETTINGS.items():
         env = " ".join(f"{key}={value}" for key, value in switches.items())
+        # toy_world.sh exports TEST_FREQ=-1; MODEL_EXTRA_RL reaches the RL stage's overrides last (common.sh).
         commands.append(
-            f'OUT_DIR={out_root}/{setting} PRESET={preset} SEEDS="{seeds}" VARIANTS="ccrl outcome" COT_SFT=0 '
-            f"TEST_FREQ={test_freq} {env} bash recipes/toy_world.sh"
+            f'OUT_DIR={out_root}/{setting} PRESET={preset} SEEDS="{seeds}" VARIANTS="ccrl outcome" COT_SFT=0 N_RL={n_rl} '
+            f'MODEL_EXTRA_RL="trainer.test_freq={test_freq}" {env} bash recipes/toy_world.sh'
         )
     return "\n".join(commands)
 
@@ -163,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     planner.add_argument("--preset", default="full")
     planner.add_argument("--seeds", default="1 2 3")
     planner.add_argument("--test-freq", type=int, default=2, help="validation every N steps (the accuracy curve)")
+    planner.add_argument("--n-rl", type=int, default=64, help="RL prompts; few enough to come round (skip needs it)")
     tabler = sub.add_parser("table", help="tokens and wall clock to target, final accuracy, overconfident errors")
     tabler.add_argument("--runs", nargs="+", required=True, help="setting=toy_world OUT_DIR, e.g. off=outputs/x")
     tabler.add_argument("--baseline", default="off", help="the setting whose final accuracy is the target")
@@ -170,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     tabler.add_argument("--out", help="also write the table (markdown) and the per-run rows (.json beside it)")
     args = parser.parse_args(argv)
     if args.command == "plan":
-        print(plan(args.out_root, args.preset, args.seeds, args.test_freq))
+        print(plan(args.out_root, args.preset, args.seeds, args.test_freq, args.n_rl))
         return 0
     settings = dict(item.split("=", 1) for item in args.runs)
     if args.baseline not in settings:

@@ -270,7 +270,7 @@ def test_the_measurement_counts_tokens_to_the_baselines_final_accuracy(tmp_path)
     assert row["target"] == 0.6 and row["tokens_to_target"] == 200 and row["token_speedup"] == 2.0
     assert row["wall_speedup"] == 1.0 and row["final_accuracy"] == 61.0 and row["overconfident_error"] == 0.1
     assert "| ccrl | filter | 1/1 |" in text and text.rstrip().endswith("| yes |")
-    assert "ZERO_VARIANCE_FILTER=outcome SKIP_PREDICTED_ZERO_VARIANCE=1" in masa_toy.plan("o", "full", "1 2 3", 2)
+    assert "ZERO_VARIANCE_FILTER=outcome SKIP_PREDICTED_ZERO_VARIANCE=1" in masa_toy.plan("o", "full", "1 2 3", 2, 64)
 
 
 def test_the_trainer_filters_all_wrong_groups_on_the_outcome_and_stops_at_the_refill_cap(tmp_path):
