@@ -81,7 +81,8 @@ def main(workdir: str) -> None:
     config = compose("ppo", overrides)
     OmegaConf.resolve(config)
 
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    # A cluster of its own, whatever else runs Ray on this machine.
+    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False)
     tq.init(config.transfer_queue)
     import verl_ccrl.integration.trainer as ccrl_trainer
 

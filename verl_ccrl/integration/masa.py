@@ -105,6 +105,14 @@ class MasaTrainerMixin:
         self._masa_prompt_of_uid: dict[str, str] = {}
         self._masa_counts: Counter = Counter()
         self._masa_step_refills = 0
+        filtering, _metric, cap = filter_settings(config)
+        if filtering and cap > 0:  # shown beside verl's warning that its V1 buffer ignores the key
+            logger.warning(
+                "ccrl trainer: algorithm.filter_groups.max_num_gen_batches=%d is honoured: a step that needs more than "
+                "%d batches of prompts fails, naming the fix, instead of refilling forever.",
+                cap,
+                cap,
+            )
         if self.masa_config.skip_predicted_zero_variance:
             # Each skipped prompt is replaced by the next one: fetch prompts one at a time, as verl's filter does.
             with open_dict(config):
