@@ -75,6 +75,18 @@ CCRL_TOP_K=${CCRL_TOP_K:-20}               # used only by the opt-in vllm_ccrl r
 # Rollout: verl's stock vLLM rollout with the actor's exact entropies (ccrl_trainer.yaml's defaults). For
 # algorithm.rollout_correction.bypass_mode=True pass: actor_rollout_ref.rollout.name=vllm_ccrl ccrl.entropy_source=rollout
 
+# ---- MASA's efficiency switches (docs/masa.md), both off by default (the paper's setting); GRPO groups needed
+#   ZERO_VARIANCE_FILTER=outcome  drop groups whose responses all got the same outcome (verl's algorithm.filter_groups
+#                                 on the ccrl_outcome field), refilling up to MAX_NUM_GEN_BATCHES batches a step
+#   ZERO_VARIANCE_FILTER=reward   the same on the shaped reward (with CCRL it is almost never constant)
+#   SKIP_PREDICTED_ZERO_VARIANCE=1  hold a prompt back before rollout when its last SKIP_HISTORY groups were all
+#                                 correct or all wrong; it comes back with probability SKIP_RETURN_PROB each time
+ZERO_VARIANCE_FILTER=${ZERO_VARIANCE_FILTER:-off}
+MAX_NUM_GEN_BATCHES=${MAX_NUM_GEN_BATCHES:-10}
+SKIP_PREDICTED_ZERO_VARIANCE=${SKIP_PREDICTED_ZERO_VARIANCE:-0}
+SKIP_HISTORY=${SKIP_HISTORY:-2}
+SKIP_RETURN_PROB=${SKIP_RETURN_PROB:-0.2}
+
 # ---- evaluation (greedy, as in the paper)
 EVAL_BACKEND=${EVAL_BACKEND:-vllm}
 EVAL_MAX_NEW_TOKENS=${EVAL_MAX_NEW_TOKENS:-512}
@@ -94,6 +106,8 @@ case "$METHOD" in
   *) ccrl_fail "METHOD=$METHOD is not one of comt_ccrl, cot_sft, cot_sft_ppo" ;;
 esac
 case "$DEVICE" in cuda|cpu) ;; *) ccrl_fail "DEVICE=$DEVICE is not cuda or cpu" ;; esac
+case "$ZERO_VARIANCE_FILTER" in outcome|reward|off) ;; *) ccrl_fail "ZERO_VARIANCE_FILTER=$ZERO_VARIANCE_FILTER is not outcome, reward or off" ;; esac
+case "$SKIP_PREDICTED_ZERO_VARIANCE" in 0|1) ;; *) ccrl_fail "SKIP_PREDICTED_ZERO_VARIANCE=$SKIP_PREDICTED_ZERO_VARIANCE is not 0 or 1" ;; esac
 case "$RL_ESTIMATOR" in gae) USE_CRITIC=True ;; *) USE_CRITIC=False ;; esac
 
 SFT_DIR="$CKPT_DIR/$EXPERIMENT_NAME/sft"
@@ -179,6 +193,17 @@ ccrl_rl_overrides() {  # $1: the model the RL stage starts from
     "ccrl.top_k=$CCRL_TOP_K"
   )
   if [ "$METHOD" = cot_sft_ppo ]; then RL_ARGS+=("ccrl.alpha=0" "ccrl.beta=0"); fi
+  case "$ZERO_VARIANCE_FILTER" in
+    outcome|reward)
+      local metric=ccrl_outcome
+      if [ "$ZERO_VARIANCE_FILTER" = reward ]; then metric=reward; fi
+      RL_ARGS+=("algorithm.filter_groups.enable=True" "algorithm.filter_groups.metric=$metric"
+                "algorithm.filter_groups.max_num_gen_batches=$MAX_NUM_GEN_BATCHES") ;;
+  esac
+  if [ "$SKIP_PREDICTED_ZERO_VARIANCE" = 1 ]; then
+    RL_ARGS+=("masa.skip_predicted_zero_variance=True" "masa.skip_history=$SKIP_HISTORY"
+              "masa.skip_return_prob=$SKIP_RETURN_PROB")
+  fi
   RL_ARGS+=(${MODEL_EXTRA_RL[@]+"${MODEL_EXTRA_RL[@]}"})
   if [ "$DEVICE" = cpu ]; then mapfile -t -O "${#RL_ARGS[@]}" RL_ARGS < <(ccrl_cpu_lines ppo); fi
 }

@@ -30,6 +30,32 @@ def test_every_model_recipe_passes_its_dry_run(recipe, tmp_path):
     assert result.stdout.count("DRY RUN OK (sft)") == 1 and result.stdout.count("DRY RUN OK (ppo)") == 1
     # The GPU path is verl's stock vLLM rollout with the actor's exact entropies.
     assert "; rollout=vllm, ccrl.entropy_source=actor" in result.stdout
+    # MASA's switches are off by default (docs/masa.md).
+    assert "; zero-variance filter=off, skip predicted zero-variance=False" in result.stdout
+
+
+MASA_SWITCHES = {"RL_ESTIMATOR": "grpo", "ROLLOUT_N": "8", "STAGES": "rl"}
+
+
+@pytest.mark.parametrize("recipe", MODEL_RECIPES)
+@pytest.mark.parametrize("switch, verdict", [("outcome", "ccrl_outcome"), ("reward", "reward")])
+def test_masa_switches_compose_against_verls_schema_in_every_model_recipe(recipe, switch, verdict, tmp_path):
+    result = dry_run(
+        recipe, cwd=tmp_path, ZERO_VARIANCE_FILTER=switch, SKIP_PREDICTED_ZERO_VARIANCE="1", **MASA_SWITCHES
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"; zero-variance filter={verdict}, skip predicted zero-variance=True" in result.stdout
+
+
+def test_masa_switches_on_groups_of_one_fail_the_dry_run_saying_why(tmp_path):
+    result = dry_run("qwen3_4b_ccrl.sh", cwd=tmp_path, ZERO_VARIANCE_FILTER="outcome", STAGES="rl")
+    assert result.returncode != 0 and "rollout.n=1" in result.stderr
+
+
+@pytest.mark.parametrize("name, value", [("ZERO_VARIANCE_FILTER", "acc"), ("SKIP_PREDICTED_ZERO_VARIANCE", "yes")])
+def test_an_unknown_masa_switch_value_is_refused_naming_it(name, value, tmp_path):
+    result = dry_run("llama3_8b_ccrl.sh", cwd=tmp_path, **{name: value})
+    assert result.returncode == 2 and f"{name}={value}" in result.stderr
 
 
 @pytest.mark.parametrize("method, stages", [("cot_sft", ["sft"]), ("cot_sft_ppo", ["sft", "ppo"])])
@@ -96,6 +122,15 @@ def test_the_toy_world_can_start_rl_from_a_given_model(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "DRY RUN OK (sft)" not in result.stdout and result.stdout.count("DRY RUN OK (ppo)") == 4
+
+
+def test_the_toy_world_takes_the_masa_switches(tmp_path):
+    result = dry_run(
+        "toy_world.sh", cwd=tmp_path, OUT_DIR=str(tmp_path / "toy"), SEEDS="1", COT_SFT="0",
+        ZERO_VARIANCE_FILTER="outcome", SKIP_PREDICTED_ZERO_VARIANCE="1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.count("; zero-variance filter=ccrl_outcome, skip predicted zero-variance=True") == 2
 
 
 def test_an_unknown_toy_world_variant_is_refused_naming_it(tmp_path):

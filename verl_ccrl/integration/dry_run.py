@@ -276,6 +276,10 @@ def _run_job(argv: list[str]) -> int:
     if args.kind == "ppo":  # the two choices that decide where the entropies come from
         source = CCRLConfig.from_mapping(config.get("ccrl")).entropy_source
         verdict += f"; rollout={config.actor_rollout_ref.rollout.name}, ccrl.entropy_source={source}"
+        filter_groups = config.algorithm.get("filter_groups", None) or {}
+        metric = filter_groups.get("metric") if filter_groups.get("enable", False) else "off"
+        skip = (config.get("masa", None) or {}).get("skip_predicted_zero_variance", False)
+        verdict += f"; zero-variance filter={metric}, skip predicted zero-variance={skip}"
     print(verdict)
     return 0
 

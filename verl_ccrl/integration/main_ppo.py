@@ -34,8 +34,9 @@ class CCRLTaskRunner(TaskRunnerV1.__ray_actor_class__):
 
 
 def check_ccrl_config(config) -> CCRLConfig:
-    """Start-up checks that need no Ray: the ``ccrl:`` block, the trainer flavour, the entropy channel and the
-    rollout."""
+    """Start-up checks that need no Ray: the ``ccrl:`` block, the trainer flavour, the entropy channel, the
+    rollout and MASA's switches (the ``masa:`` block, verl's group filter)."""
+    from verl_ccrl.integration.masa import check_masa_config
     from verl_ccrl.integration.trainer import check_entropy_channel
 
     ccrl_config = CCRLConfig.from_mapping(config.get("ccrl"))
@@ -46,6 +47,7 @@ def check_ccrl_config(config) -> CCRLConfig:
         )
     check_entropy_channel(config)
     check_rollout(config, ccrl_config)
+    check_masa_config(config)
     return ccrl_config
 
 

@@ -1,7 +1,8 @@
 """The ``ccrl`` trainer: verl's synchronous V1 PPO trainer plus CCRL's step metrics and token placement.
 
 Selected with ``trainer.v1.trainer_mode=ccrl`` (``python -m verl_ccrl.main_ppo`` sets it). Three narrow overrides
-of ``verl.trainer.ppo.v1.trainer_base.PPOTrainer`` (verl 0.9.1), nothing of ``fit()`` copied:
+of ``verl.trainer.ppo.v1.trainer_base.PPOTrainer`` (verl 0.9.1), nothing of ``fit()`` copied, plus MASA's switches
+(:class:`verl_ccrl.integration.masa.MasaTrainerMixin`: the ``masa/*`` step metrics, the skip before rollout):
 - ``__init__``: refuses set-ups where the rollout's entropies cannot reach the reward, and runs the rest of verl
   as ``trainer_mode=sync`` (verl branches on that string for its replay buffer).
 - ``_compute_metrics``: adds the ``ccrl/*`` metrics from each response's ``reward_extra_info``.
@@ -27,6 +28,7 @@ from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl_ccrl.config import CCRLConfig
 from verl_ccrl.entropy import ENTROPY_FIELD
 from verl_ccrl.integration.agent_loop import SEEDED_AGENT_LOOP, VERL_DEFAULT_AGENT_LOOP
+from verl_ccrl.integration.masa import MasaTrainerMixin, reward_infos
 from verl_ccrl.metrics import reward_info_metrics
 from verl_ccrl.reward import place_token_rewards
 from verl_ccrl.reward_info import decode, is_encoded
@@ -75,8 +77,8 @@ def check_entropy_channel(config) -> None:
 
 
 @register_trainer("ccrl")
-class CCRLTrainer(PPOTrainerSync):
-    """verl's sync PPO trainer with CCRL metrics and per-number token rewards."""
+class CCRLTrainer(MasaTrainerMixin, PPOTrainerSync):
+    """verl's sync PPO trainer with CCRL metrics, per-number token rewards and MASA's switches."""
 
     def __init__(self, config):
         check_entropy_channel(config)
@@ -84,7 +86,7 @@ class CCRLTrainer(PPOTrainerSync):
         config = copy.deepcopy(config)
         with open_dict(config):
             config.trainer.v1.trainer_mode = "sync"
-        super().__init__(config)
+        super().__init__(self._masa_init(config))
 
     def _build_replay_buffer(self):
         buffer = super()._build_replay_buffer()
@@ -95,18 +97,13 @@ class CCRLTrainer(PPOTrainerSync):
             buffer.poll_interval = float(poll_interval)
         return buffer
 
-    def _reward_infos(self, batch) -> list[dict]:
-        data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["extra_fields"])
-        extra_fields = data.pop("extra_fields").tolist()
-        return [
-            (fields or {}).get("reward_extra_info", {}) if isinstance(fields, dict) else {} for fields in extra_fields
-        ]
-
     def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):
         super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
         non_padding = [not tag.get("is_padding", False) for tag in batch.tags]
-        infos = [info for info, keep in zip(self._reward_infos(batch), non_padding) if keep]
+        all_infos = reward_infos(batch.keys, batch.partition_id)
+        infos = [info for info, keep in zip(all_infos, non_padding) if keep]
         metrics.update(reward_info_metrics(infos, thresholds=self.ccrl_config.overconfidence_thresholds))
+        metrics.update(self._masa_metrics(batch, all_infos))
 
     def _compute_advantage(self, batch, metrics):
         metrics.update(self._rewrite_rewards(batch))

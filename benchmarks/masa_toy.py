@@ -1,0 +1,191 @@
+"""MASA's switches measured in the toy world (#17): generated tokens and wall clock to reach the final ID accuracy
+of the run without the switches, and each run's final accuracy and overconfident-error rate.
+
+Each setting is one ``recipes/toy_world.sh`` output directory (same SEEDS, VARIANTS and sizes; only the switches
+differ), with in-training validation on the ID split (``trainer.test_freq`` > 0) so that accuracy has a curve:
+
+    python benchmarks/masa_toy.py plan --out-root outputs/masa     # prints the four toy_world.sh commands
+    python benchmarks/masa_toy.py table --runs off=outputs/masa/off filter=outputs/masa/filter \\
+        skip=outputs/masa/skip both=outputs/masa/both [--baseline off] [--out docs/masa_results.md]
+
+Per run (setting x variant x seed) it reads verl's file-logger JSONL (``<dir>/logs/toy_<variant>_seed<seed>.jsonl``):
+``masa/generated_tokens`` (every generated response's tokens, filtered and surplus groups included),
+``timing_s/step`` and the first ``val-core/<source>/acc/mean@<n>`` metric; and the greedy evaluation's run JSON on
+``toy_id`` (``<dir>/results``): final accuracy and ``overconfident_error_rate@<t>``. The target of a run is the
+final validation accuracy of the baseline setting's run with the same variant and seed; "to target" is the cumulative
+tokens (wall seconds) at the first validation that reaches it. The speed-up is baseline's tokens-to-target over the
+run's. Goal (#17): >= 1.25x with final accuracy no lower than the baseline's mean minus its seed sd.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+VARIANT_LABELS = {"ccrl": "CoMT+CCRL", "outcome": "CoMT+outcome-RL", "brier": "CoMT+CCRL-brier"}
+SETTINGS = {  # name -> the recipe switches
+    "off": {"ZERO_VARIANCE_FILTER": "off", "SKIP_PREDICTED_ZERO_VARIANCE": "0"},
+    "filter": {"ZERO_VARIANCE_FILTER": "outcome", "SKIP_PREDICTED_ZERO_VARIANCE": "0"},
+    "skip": {"ZERO_VARIANCE_FILTER": "off", "SKIP_PREDICTED_ZERO_VARIANCE": "1"},
+    "both": {"ZERO_VARIANCE_FILTER": "outcome", "SKIP_PREDICTED_ZERO_VARIANCE": "1"},
+}
+VAL_ACC = re.compile(r"^val-core/[^/]+/acc/mean@\d+$")
+
+
+def read_curve(path: Path) -> list[dict]:
+    """Per logged step: cumulative generated tokens and wall seconds, and the validation accuracy where logged."""
+    tokens = wall = 0.0
+    curve = []
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        data = record.get("data", {})
+        tokens += float(data.get("masa/generated_tokens", 0.0))
+        wall += float(data.get("timing_s/step", 0.0))
+        accuracy = next((float(value) for key, value in data.items() if VAL_ACC.match(key)), None)
+        curve.append({"step": record.get("step"), "tokens": tokens, "wall": wall, "accuracy": accuracy})
+    return curve
+
+
+def to_target(curve: list[dict], target: float) -> tuple[float, float] | None:
+    """(tokens, wall seconds) at the first validation at or above ``target``; None if never reached."""
+    for point in curve:
+        if point["accuracy"] is not None and point["accuracy"] >= target - 1e-9:
+            return point["tokens"], point["wall"]
+    return None
+
+
+def final_accuracy(curve: list[dict]) -> float | None:
+    values = [point["accuracy"] for point in curve if point["accuracy"] is not None]
+    return values[-1] if values else None
+
+
+def eval_metrics(results_dir: Path, variant: str, seed: int, threshold: float) -> tuple[float | None, float | None]:
+    """Greedy evaluation on toy_id: (accuracy, overconfident-error rate at ``threshold``)."""
+    for path in sorted(results_dir.rglob("*.json")):
+        try:
+            run = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(run, dict) or run.get("benchmark") != "toy_id" or run.get("seed") != seed:
+            continue
+        if run.get("method") == VARIANT_LABELS[variant]:
+            metrics = run.get("metrics", {})
+            return metrics.get("accuracy"), metrics.get(f"overconfident_error_rate@{threshold:g}")
+    return None, None
+
+
+def runs_of(directory: Path) -> dict[tuple[str, int], Path]:
+    found = {}
+    for path in sorted((directory / "logs").glob("toy_*_seed*.jsonl")):
+        match = re.fullmatch(r"toy_(\w+?)_seed(\d+)\.jsonl", path.name)
+        if match:
+            found[(match.group(1), int(match.group(2)))] = path
+    return found
+
+
+def _mean_sd(values: list[float]) -> str:
+    values = [value for value in values if value is not None]
+    if not values:
+        return "n/a"
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.3g} +- {sd:.2g}"
+
+
+def measure(settings: dict[str, Path], baseline: str, threshold: float) -> tuple[list[dict], str]:
+    rows, base_runs = [], runs_of(settings[baseline])
+    for setting, directory in settings.items():
+        for (variant, seed), path in runs_of(directory).items():
+            base_path = base_runs.get((variant, seed))
+            curve = read_curve(path)
+            base_curve = read_curve(base_path) if base_path else []
+            target = final_accuracy(base_curve)
+            mine = to_target(curve, target) if target is not None else None
+            base = to_target(base_curve, target) if target is not None else None
+            accuracy, overconfident = eval_metrics(directory / "results", variant, seed, threshold)
+            rows.append(
+                {"setting": setting, "variant": variant, "seed": seed, "target": target,
+                 "tokens_to_target": mine and mine[0], "wall_to_target": mine and mine[1],
+                 "token_speedup": base[0] / mine[0] if mine and base and mine[0] else None,
+                 "wall_speedup": base[1] / mine[1] if mine and base and mine[1] else None,
+                 "total_tokens": curve[-1]["tokens"] if curve else None,
+                 "final_accuracy": accuracy, "overconfident_error": overconfident}
+            )  # fmt: skip
+    return rows, table(rows, baseline, threshold)
+
+
+def table(rows: list[dict], baseline: str, threshold: float) -> str:
+    lines = [
+        f"| reward | setting | seeds reaching target | tokens to target (speed-up) | wall to target (speed-up) "
+        f"| final ID accuracy | overconfident errors @{threshold:g} | goal met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for variant in sorted({row["variant"] for row in rows}):
+        base = [row["final_accuracy"] for row in rows if row["variant"] == variant and row["setting"] == baseline]
+        base = [value for value in base if value is not None]
+        floor = statistics.mean(base) - (statistics.stdev(base) if len(base) > 1 else 0.0) if base else None
+        for setting in dict.fromkeys(row["setting"] for row in rows):
+            mine = [row for row in rows if row["variant"] == variant and row["setting"] == setting]
+            speedups = [row["token_speedup"] for row in mine if row["token_speedup"] is not None]
+            accuracies = [row["final_accuracy"] for row in mine if row["final_accuracy"] is not None]
+            met = (
+                "n/a" if setting == baseline or floor is None or not speedups or not accuracies
+                else "yes" if statistics.mean(speedups) >= 1.25 and statistics.mean(accuracies) >= floor else "no"
+            )  # fmt: skip
+            lines.append(
+                f"| {variant} | {setting} | {len(speedups)}/{len(mine)} "
+                f"| {_mean_sd([row['tokens_to_target'] for row in mine])} ({_mean_sd(speedups)}x) "
+                f"| {_mean_sd([row['wall_to_target'] for row in mine])} s ({_mean_sd([row['wall_speedup'] for row in mine])}x) "
+                f"| {_mean_sd(accuracies)} | {_mean_sd([row['overconfident_error'] for row in mine])} | {met} |"
+            )
+    return "\n".join(lines)
+
+
+def plan(out_root: str, preset: str, seeds: str, test_freq: int, n_rl: int) -> str:
+    """The toy_world.sh runs. ``n_rl`` RL prompts: the skip learns from a prompt's past groups, so prompts must come
+    round several times (the full preset draws 40 steps x 8 = 320 of its 1000 once each: the skip would never act)."""
+    commands = []
+    for setting, switches in SETTINGS.items():
+        env = " ".join(f"{key}={value}" for key, value in switches.items())
+        # toy_world.sh exports TEST_FREQ=-1; MODEL_EXTRA_RL reaches the RL stage's overrides last (common.sh).
+        commands.append(
+            f'OUT_DIR={out_root}/{setting} PRESET={preset} SEEDS="{seeds}" VARIANTS="ccrl outcome" COT_SFT=0 N_RL={n_rl} '
+            f'MODEL_EXTRA_RL="trainer.test_freq={test_freq}" {env} bash recipes/toy_world.sh'
+        )
+    return "\n".join(commands)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    planner = sub.add_parser("plan", help="print the toy_world.sh commands of the four settings")
+    planner.add_argument("--out-root", default="outputs/masa")
+    planner.add_argument("--preset", default="full")
+    planner.add_argument("--seeds", default="1 2 3")
+    planner.add_argument("--test-freq", type=int, default=2, help="validation every N steps (the accuracy curve)")
+    planner.add_argument("--n-rl", type=int, default=64, help="RL prompts; few enough to come round (skip needs it)")
+    tabler = sub.add_parser("table", help="tokens and wall clock to target, final accuracy, overconfident errors")
+    tabler.add_argument("--runs", nargs="+", required=True, help="setting=toy_world OUT_DIR, e.g. off=outputs/x")
+    tabler.add_argument("--baseline", default="off", help="the setting whose final accuracy is the target")
+    tabler.add_argument("--threshold", type=float, default=0.9, help="overconfidence threshold (0.5, 0.7 or 0.9)")
+    tabler.add_argument("--out", help="also write the table (markdown) and the per-run rows (.json beside it)")
+    args = parser.parse_args(argv)
+    if args.command == "plan":
+        print(plan(args.out_root, args.preset, args.seeds, args.test_freq, args.n_rl))
+        return 0
+    settings = dict(item.split("=", 1) for item in args.runs)
+    if args.baseline not in settings:
+        parser.error(f"--baseline {args.baseline} is not among the --runs settings {sorted(settings)}")
+    rows, text = measure({name: Path(path) for name, path in settings.items()}, args.baseline, args.threshold)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+        Path(args.out).with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
