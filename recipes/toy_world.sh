@@ -123,8 +123,11 @@ for seed in $SEEDS; do
   done
 done
 if [ "$DRY_RUN" = 1 ]; then exit 0; fi
+# Every arm against outcome-only RL, seed by seed, when the study has it.
+baseline=()
+if [[ " $VARIANTS " == *" outcome "* ]]; then baseline=(--baseline "CoMT+outcome-RL"); fi
 "$PYTHON" -m verl_ccrl.eval table --runs-dir "$RESULTS_DIR" \
-  --id-benchmarks toy_id --ood-benchmarks toy_ood_combo toy_ood_steps --baseline "CoMT+outcome-RL"
+  --id-benchmarks toy_id --ood-benchmarks toy_ood_combo toy_ood_steps ${baseline[@]+"${baseline[@]}"}
 "$PYTHON" -m verl_ccrl.eval curves --logs "${curve_args[@]}" --out "$RESULTS_DIR/training_curves.png"
 # Every response of the evaluation, its numbers marked by verdict and confidence (docs/viewer.md).
 "$PYTHON" -m verl_ccrl.eval view "$RESULTS_DIR" --out "$RESULTS_DIR/report.html"
