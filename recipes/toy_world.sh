@@ -6,13 +6,15 @@
 #   calibration table, reliability and overconfidence plots, and the ccrl/* training curves.
 #
 #   bash recipes/toy_world.sh                      # PRESET=quick; outputs under ./outputs/toy_world_quick
-#   PRESET=full bash recipes/toy_world.sh          # 3 seeds, the brier shaping too, more data and RL steps
+#   PRESET=full bash recipes/toy_world.sh          # 3 seeds x every arm, more RL steps, CoT SFT too
 #   SEEDS="1 2 3" RL_TOTAL_STEPS=20 bash recipes/toy_world.sh
 #
-# Variants: ccrl = CCRL with (CCRL_ALPHA, CCRL_BETA) and the linear shaping; outcome = the same trainer with
-# alpha = beta = 0; brier = CCRL with ccrl.shaping=brier. The base model is BASE_MODEL (default: the committed
-# toy_world/checkpoints/base); when it is missing it is trained first with BASE_TRAIN_ARGS (python -m toy_world.train,
-# which reproduces the committed one: toy_world/checkpoints/README.md).
+# Variants: outcome = alpha = beta = 0 (the baseline every other arm is compared with, seed by seed); ccrl = CCRL
+# with (CCRL_ALPHA, CCRL_BETA) and the linear shaping; brier / log = the proper scoring rules; ccrl_nostd = ccrl
+# without GRPO's std division. The same seed gives the same numbers (rollout.full_determinism, docs/training.md).
+# The base model is BASE_MODEL (default: the committed toy_world/checkpoints/base_2000); when it is missing it is
+# trained first with BASE_TRAIN_ARGS (python -m toy_world.train, toy_world/checkpoints/README.md). SFT_MODEL=DIR
+# skips SFT and starts RL from DIR.
 set -euo pipefail
 
 RECIPE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,13 +22,18 @@ PROJECT_DIR=$(dirname "$RECIPE_DIR")
 PYTHON=${PYTHON:-python3}
 PRESET=${PRESET:-quick}
 OUT_DIR=${OUT_DIR:-$PWD/outputs/toy_world_$PRESET}
-BASE_MODEL=${BASE_MODEL:-$PROJECT_DIR/toy_world/checkpoints/base}
-BASE_TRAIN_ARGS=${BASE_TRAIN_ARGS:-"--size xs --form mix --batch 32 --lr 3e-3 --warmup 100 --steps 3000 --eval-every 1000 --eval-n 100"}
+# The weaker committed base (toy_world/checkpoints/README.md): after CoMT SFT it solves about a third of the ID
+# problems, so RL has room to move it.
+BASE_MODEL=${BASE_MODEL:-$PROJECT_DIR/toy_world/checkpoints/base_2000}
+BASE_TRAIN_ARGS=${BASE_TRAIN_ARGS:-"--size xs --form mix --batch 32 --lr 3e-3 --warmup 100 --steps 2000 --eval-every 1000 --eval-n 100"}
 
 case "$PRESET" in
-  quick) defaults=(SEEDS="1 2" VARIANTS="outcome ccrl" N_SFT=256 N_RL=1000 N_EVAL=100 SFT_EPOCHS=1 RL_TOTAL_STEPS=30) ;;
+  # About 15-20 min on 2 cores: 4 GRPO runs of 20 steps x 8 prompts x 8 samples (docs/toy_world.md).
+  quick) defaults=(SEEDS="1 2" VARIANTS="outcome ccrl" N_SFT=256 N_RL=1000 N_EVAL=100 SFT_EPOCHS=1 RL_TOTAL_STEPS=20
+                   COT_SFT=0) ;;
+  # Every arm, 3 seeds, 50 steps: about 2 h on 2 cores (not yet run end to end); minutes with DEVICE=cuda.
   full) defaults=(SEEDS="1 2 3" VARIANTS="outcome ccrl brier log ccrl_nostd" N_SFT=256 N_RL=2000 N_EVAL=300
-                  SFT_EPOCHS=1 RL_TOTAL_STEPS=60) ;;
+                  SFT_EPOCHS=1 RL_TOTAL_STEPS=50 COT_SFT=1) ;;
   *) echo "toy_world: PRESET=$PRESET is not quick or full" >&2; exit 2 ;;
 esac
 for assignment in "${defaults[@]}"; do
@@ -83,8 +90,8 @@ else
   sft_model=$(source "$RECIPE_DIR/common.sh" && ccrl_latest_hf "$CKPT_DIR/toy_comt/sft" huggingface)
 fi
 evaluate "$sft_model" "CoMT-SFT" ""
-# The paper's baseline form: CoT SFT from the same base, evaluated as is (COT_SFT=0 skips it).
-if [ "${COT_SFT:-1}" = 1 ] && [ -z "${SFT_MODEL:-}" ]; then
+# The paper's baseline form: CoT SFT from the same base, evaluated as is (COT_SFT=1; the full preset's default).
+if [ "$COT_SFT" = 1 ] && [ -z "${SFT_MODEL:-}" ]; then
   (export METHOD=cot_sft EXPERIMENT_NAME=toy_cot STAGES=sft VERL_FILE_LOGGER_PATH=$LOG_DIR/toy_cot_sft.jsonl \
      && source "$RECIPE_DIR/common.sh" && ccrl_recipe_main)
   evaluate "$(source "$RECIPE_DIR/common.sh" && ccrl_latest_hf "$CKPT_DIR/toy_cot/sft" huggingface)" "CoT-SFT" ""

@@ -96,11 +96,10 @@ def test_the_cpu_demo_passes_its_dry_run(tmp_path):
     assert result.stdout.count("; rollout=hf_cpu, ccrl.entropy_source=actor") == 2  # CPU mode's rollout
 
 
-def test_the_toy_world_quick_preset_checks_two_sft_and_two_rl_runs_per_seed(tmp_path):
+def test_the_toy_world_quick_preset_checks_one_sft_and_two_rl_runs_per_seed(tmp_path):
     result = dry_run("toy_world.sh", cwd=tmp_path, OUT_DIR=str(tmp_path / "toy"))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert result.stdout.count("DRY RUN OK (sft)") == 2  # CoMT SFT, and CoT SFT (the baseline form)
-    assert result.stdout.count("DRY RUN eval: CoT-SFT") == 1
+    assert result.stdout.count("DRY RUN OK (sft)") == 1  # CoMT SFT; the CoT baseline form is the full preset's
     assert result.stdout.count("DRY RUN OK (ppo)") == 4  # CCRL and outcome-only, 2 seeds, from one SFT checkpoint
     assert result.stdout.count("; rollout=hf_cpu, ccrl.entropy_source=actor") == 4
 
@@ -108,6 +107,7 @@ def test_the_toy_world_quick_preset_checks_two_sft_and_two_rl_runs_per_seed(tmp_
 def test_the_toy_world_full_preset_runs_every_arm(tmp_path):
     result = dry_run("toy_world.sh", cwd=tmp_path, OUT_DIR=str(tmp_path / "toy"), PRESET="full", SEEDS="1")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.count("DRY RUN OK (sft)") == 2 and "DRY RUN eval: CoT-SFT" in result.stdout
     assert result.stdout.count("DRY RUN OK (ppo)") == 5
     for label in ("outcome-RL", "CCRL", "CCRL-brier", "CCRL-log", "CCRL-nostd"):
         assert result.stdout.count(f"DRY RUN eval: CoMT+{label} on") == 1
