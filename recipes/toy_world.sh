@@ -8,6 +8,7 @@
 #   bash recipes/toy_world.sh                      # PRESET=quick; outputs under ./outputs/toy_world_quick
 #   PRESET=full bash recipes/toy_world.sh          # 3 seeds x every arm, more RL steps, CoT SFT too
 #   SEEDS="1 2 3" RL_TOTAL_STEPS=20 bash recipes/toy_world.sh
+#   bash recipes/toy_world.sh actor_rollout_ref.actor.optim.lr=5e-5   # extra Hydra overrides go to every RL run
 #
 # Variants: outcome = alpha = beta = 0 (the baseline every other arm is compared with, seed by seed); ccrl = CCRL
 # with (CCRL_ALPHA, CCRL_BETA) and the linear shaping; brier / log = the proper scoring rules; ccrl_nostd = ccrl
@@ -123,7 +124,7 @@ for seed in $SEEDS; do
     (export METHOD=comt_ccrl EXPERIMENT_NAME=$run STAGES=rl SFT_MODEL_PATH=$sft_model \
        CCRL_ALPHA=$alpha CCRL_BETA=$beta CCRL_SHAPING=$shaping && source "$RECIPE_DIR/common.sh" \
        && ccrl_recipe_main "data.seed=$seed" "actor_rollout_ref.rollout.seed=$seed" \
-         trainer.val_before_train=False "${determinism[@]}" ${extra[@]+"${extra[@]}"})
+         trainer.val_before_train=False "${determinism[@]}" ${extra[@]+"${extra[@]}"} "$@")
     rl_model=$(source "$RECIPE_DIR/common.sh" && ccrl_latest_hf "$CKPT_DIR/$run/rl" actor/huggingface)
     evaluate "$rl_model" "$label" "$seed"
     curve_args+=("$label=$VERL_FILE_LOGGER_PATH")
