@@ -58,7 +58,11 @@ LOG_DIR=$OUT_DIR/logs
 # A 0.16M-parameter model: recomputing activations and compiling the entropy kernel cost more than they save.
 MODEL_EXTRA_RL=(actor_rollout_ref.model.enable_gradient_checkpointing=False actor_rollout_ref.actor.use_torch_compile=False
                # verl's replay buffer polls for finished rollouts every 2 s; a toy step's rollout takes about 1 s.
-               +trainer.v1.sampler.poll_interval=0.05)
+               +trainer.v1.sampler.poll_interval=0.05
+               # The actor in float32, as the rollout: its bf16 autocast (verl's default) made two runs with one seed
+               # score the same responses 1e-7 apart, and their weights differ after 2 steps; in float32 the
+               # actor's probabilities equal the rollout's exactly (training/rollout_probs_diff_max 0).
+               "+actor_rollout_ref.actor.fsdp_config.mixed_precision={param_dtype:fp32,reduce_dtype:fp32,buffer_dtype:fp32}")
 
 mkdir -p "$OUT_DIR" "$LOG_DIR"
 # DRY_RUN=1 checks the SFT and RL configurations against verl's schema (recipes/common.sh) and trains nothing.
