@@ -20,6 +20,7 @@ from collections import Counter, defaultdict
 
 import transfer_queue as tq
 from omegaconf import open_dict
+from transfer_queue import KVBatchMeta
 from verl.trainer.ppo.v1.replay_buffer import ReplayBuffer
 from verl.utils import tensordict_utils as tu
 
@@ -72,9 +73,27 @@ def check_masa_config(config) -> MasaConfig:
 
 
 class ObservedReplayBuffer(ReplayBuffer):
-    """verl's sync replay buffer, reporting each group it clears (filtered or surplus) before the group is gone."""
+    """verl's sync replay buffer, reporting each group it clears (filtered or surplus) before the group is gone, and
+    (``in_sample_order``) handing out a step's samples in an order that does not depend on when each finished."""
 
     masa_observer = None  # set by MasaTrainerMixin: called with (tags, reward infos, filtered uids)
+    in_sample_order = False  # set by the ccrl trainer under rollout.full_determinism
+
+    def _materialize_batch(self, partition_id: str, selected_prompt_uids: list[str], partition_snapshot: dict):
+        batch = super()._materialize_batch(partition_id, selected_prompt_uids, partition_snapshot)
+        if not self.in_sample_order or not batch.keys:
+            return batch
+        # verl lists a step's samples in the order they were stored, i.e. finished (replay_buffer.py:399-405), under
+        # random prompt uids (trainer_base.py:1476); the loss sums them in that order. Sort by what the sample is.
+        fields = tq.kv_batch_get(keys=batch.keys, partition_id=partition_id, select_fields=["index", "raw_prompt"])
+        indexes, prompts = fields.pop("index").tolist(), fields.pop("raw_prompt").tolist()
+        order = sorted(
+            range(len(batch.keys)),
+            key=lambda i: (str(indexes[i]), repr(prompts[i]), batch.keys[i].split("_", 1)[1]),
+        )
+        return KVBatchMeta(
+            partition_id=batch.partition_id, keys=[batch.keys[i] for i in order], tags=[batch.tags[i] for i in order]
+        )
 
     def _clear_groups(self, partition_id: str, uids: set[str]) -> None:
         if uids and partition_id == TRAIN and self.masa_observer is not None:

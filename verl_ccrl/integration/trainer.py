@@ -95,6 +95,8 @@ class CCRLTrainer(MasaTrainerMixin, PPOTrainerSync):
         poll_interval = self.config.trainer.v1.sampler.get("poll_interval")
         if poll_interval is not None and hasattr(buffer, "poll_interval"):
             buffer.poll_interval = float(poll_interval)
+        if self.config.actor_rollout_ref.rollout.get("full_determinism", False) and hasattr(buffer, "in_sample_order"):
+            buffer.in_sample_order = True
         return buffer
 
     def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):
