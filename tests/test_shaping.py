@@ -32,15 +32,17 @@ def test_brier_term_is_an_affine_map_of_the_squared_error(correct, confidence):
     )
 
 
+@pytest.mark.parametrize("shaping", ["brier", "log"])
 @pytest.mark.parametrize("correct", [True, False])
-def test_both_shapings_agree_on_a_certain_number(correct):
+def test_every_shaping_agrees_with_linear_on_a_certain_number(correct, shaping):
     linear = number_term(correct, 1.0, alpha=ALPHA, beta=BETA)
-    assert number_term(correct, 1.0, alpha=ALPHA, beta=BETA, shaping="brier") == pytest.approx(linear)
+    assert number_term(correct, 1.0, alpha=ALPHA, beta=BETA, shaping=shaping) == pytest.approx(linear)
 
 
+@pytest.mark.parametrize("shaping", ["brier", "log"])
 @pytest.mark.parametrize("p_correct", [0.1, 0.35, 0.6, 0.8, 0.97])
-def test_brier_expectation_is_highest_at_the_true_probability(p_correct):
-    assert best_confidence(p_correct, "brier") == pytest.approx(p_correct, abs=1 / 200)
+def test_a_proper_shapings_expectation_is_highest_at_the_true_probability(p_correct, shaping):
+    assert best_confidence(p_correct, shaping) == pytest.approx(p_correct, abs=1 / 200)
 
 
 @pytest.mark.parametrize(("p_correct", "extreme"), [(0.1, 0.0), (0.6, 0.0), (0.7, 1.0), (0.97, 1.0)])
@@ -49,9 +51,9 @@ def test_linear_expectation_pushes_confidence_to_an_extreme_around_beta_over_alp
     assert best_confidence(p_correct, "linear") == extreme
 
 
-@given(st.booleans(), st.floats(0.0, 1.0), st.floats(0.0, 3.0), st.floats(0.0, 3.0))
-def test_brier_term_stays_within_minus_beta_and_alpha(correct, confidence, alpha, beta):
-    term = number_term(correct, confidence, alpha=alpha, beta=beta, shaping="brier")
+@given(st.sampled_from(["brier", "log"]), st.booleans(), st.floats(0.0, 1.0), st.floats(0.0, 3.0), st.floats(0.0, 3.0))
+def test_a_proper_shapings_term_stays_within_minus_beta_and_alpha(shaping, correct, confidence, alpha, beta):
+    term = number_term(correct, confidence, alpha=alpha, beta=beta, shaping=shaping)
     assert -beta - 1e-12 <= term <= alpha + 1e-12
 
 
@@ -80,23 +82,6 @@ def test_log_term_is_an_affine_map_of_the_floored_log_score(correct, confidence)
     happened = confidence if correct else 1 - confidence
     expected = ALPHA + (ALPHA + BETA) * math.log(max(happened, 0.01)) / math.log(100)
     assert number_term(correct, confidence, alpha=ALPHA, beta=BETA, shaping="log") == pytest.approx(expected)
-
-
-@pytest.mark.parametrize("correct", [True, False])
-def test_log_shaping_agrees_with_linear_on_a_certain_number(correct):
-    linear = number_term(correct, 1.0, alpha=ALPHA, beta=BETA)
-    assert number_term(correct, 1.0, alpha=ALPHA, beta=BETA, shaping="log") == pytest.approx(linear)
-
-
-@pytest.mark.parametrize("p_correct", [0.1, 0.35, 0.6, 0.8, 0.97])
-def test_log_expectation_is_highest_at_the_true_probability(p_correct):
-    assert best_confidence(p_correct, "log") == pytest.approx(p_correct, abs=1 / 200)
-
-
-@given(st.booleans(), st.floats(0.0, 1.0), st.floats(0.0, 3.0), st.floats(0.0, 3.0))
-def test_log_term_stays_within_minus_beta_and_alpha(correct, confidence, alpha, beta):
-    term = number_term(correct, confidence, alpha=alpha, beta=beta, shaping="log")
-    assert -beta - 1e-12 <= term <= alpha + 1e-12
 
 
 def test_tau_with_brier_shaping_is_refused_naming_the_fix():
