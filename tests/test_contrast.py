@@ -11,8 +11,9 @@ from verl_ccrl.eval.config import EvalError, TableConfig
 from verl_ccrl.eval.contrast import difference, t_quantile_975
 from verl_ccrl.eval.runner import merge_table
 
-ARM_ID = {1: 0.72, 2: 0.70, 3: 0.75}
-BASE_ID = {1: 0.66, 2: 0.69, 3: 0.68}
+# Accuracies in % as the evaluation writes them.
+ARM_ID = {1: 72.0, 2: 70.0, 3: 75.0}
+BASE_ID = {1: 66.0, 2: 69.0, 3: 68.0}
 
 
 def _study(directory, arms=("CCRL", "outcome")):
@@ -22,12 +23,12 @@ def _study(directory, arms=("CCRL", "outcome")):
         if "CCRL" in arms:
             judged = [(0.95, False), (0.6, True), (0.3, False)]  # one of two wrong numbers confident: 50 %
             write_run(directory, "CCRL", "toy", "toy_id", ARM_ID[seed], seed=seed, judged=judged)
-    write_run(directory, "SFT", "toy", "toy_id", 0.6)  # no seed: not compared
+    write_run(directory, "SFT", "toy", "toy_id", 60.0)  # no seed: not compared
 
 
 def test_paired_difference_and_its_interval_follow_students_t():
-    deltas = [100 * (ARM_ID[s] - BASE_ID[s]) for s in (1, 2, 3)]
-    result = difference({s: 100 * v for s, v in ARM_ID.items()}, {s: 100 * v for s, v in BASE_ID.items()})
+    deltas = [ARM_ID[s] - BASE_ID[s] for s in (1, 2, 3)]
+    result = difference(ARM_ID, BASE_ID)
     half = t_quantile_975(2) * statistics.stdev(deltas) / 3**0.5
     assert result.n == 3
     assert result.mean == pytest.approx(statistics.fmean(deltas))
@@ -50,7 +51,7 @@ def test_results_gain_a_differences_section_marking_intervals_that_exclude_zero(
     by_column = dict(zip(header, cells, strict=True))
     assert by_column["Seeds"] == "3"
     assert by_column["OCE@0.5"].startswith("-50.0 [-50.0, -50.0]") and "\\*" in by_column["OCE@0.5"]
-    expected = statistics.fmean(100 * (ARM_ID[s] - BASE_ID[s]) for s in (1, 2, 3))
+    expected = statistics.fmean(ARM_ID[s] - BASE_ID[s] for s in (1, 2, 3))
     assert by_column["ID avg"].startswith(f"{expected:+.1f} [")
     assert "SFT" not in section  # a method without seeds has nothing to pair
 

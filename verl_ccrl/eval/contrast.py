@@ -101,6 +101,7 @@ def contrast_markdown(
         f"Each cell: mean over seeds of (method - {baseline}) for the same seed, in points, and its 95 % interval "
         "(Student's t on the per-seed differences). **\\*** marks an interval that excludes 0: a difference beyond "
         f"the seed spread. {outside} of {count} intervals exclude 0; at 95 % about {count / 20:.1f} would by chance "
-        "alone.",
+        "alone. An interval of zero width means every seed's difference was the same, which few seeds make likely "
+        "by chance: read it as one observation, not as certainty.",
     ]
     return lines

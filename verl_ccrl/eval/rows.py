@@ -130,8 +130,8 @@ class TableRow:
     seeds: tuple[int | None, ...] = ()  # None: runs without a seed
     accuracy_sd: dict[str, float | None] = field(default_factory=dict)
     sd: dict[str, float | None] = field(default_factory=dict)
-    # column -> seed -> that seed's value as the table shows it (accuracies in %): benchmarks by name, the CSV's
-    # other columns, and number_accuracy (% of judged computed numbers that are right).
+    # column -> seed -> that seed's value as the table shows it (in %): benchmarks by name, the CSV's other columns,
+    # and number_accuracy (% of judged computed numbers that are right).
     per_seed: dict[str, dict[Any, float | None]] = field(default_factory=dict)
 
     @property
@@ -243,9 +243,7 @@ def build_rows(
         row.n_answer_judged, row.n_answer_wrong = counts["n_answer_judged"], counts["n_answer_wrong"]
         row.reliability = reliability_bins([p for seed in seeds for p in _points(by_seed[seed], "judged")])
         for seed, values in zip(seeds, per_seed, strict=True):
-            percent = {**values.accuracy, "id_avg": values.columns["id_avg"], "ood_avg": values.columns["ood_avg"]}
-            as_shown = {**values.columns, **{k: None if v is None else 100 * v for k, v in percent.items()}}
-            for column, value in {**as_shown, **_number_accuracy(values.counts)}.items():
+            for column, value in {**values.columns, **values.accuracy, **_number_accuracy(values.counts)}.items():
                 row.per_seed.setdefault(column, {})[seed] = value
         rows.append(row)
     return rows
