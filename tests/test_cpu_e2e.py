@@ -241,7 +241,8 @@ def test_ccrl_trains_end_to_end_on_cpu(tmp_path, estimator):
     with open(workdir / "tiny_model" / "config.json", encoding="utf-8") as config_file:
         max_entropy = math.log(json.load(config_file)["vocab_size"])
     gaps = _metric_values(log_text, "ccrl/entropy_gap_mean")
-    assert len(gaps) == STEPS and all(gap < 0.01 * max_entropy for gap in gaps), gaps
+    # The gap is measured on the tokens of judged numbers: a step whose random-model responses judge none logs none.
+    assert 1 <= len(gaps) <= STEPS and all(gap < 0.01 * max_entropy for gap in gaps), gaps
     if estimator == "gae":
         assert len(_metric_values(log_text, "ccrl/actor/confidence_term_mean")) == STEPS
 
