@@ -29,7 +29,7 @@ BASE_MODEL=${BASE_MODEL:-$PROJECT_DIR/toy_world/checkpoints/base}
 BASE_TRAIN_ARGS=${BASE_TRAIN_ARGS:-"--size xs --form mix --batch 32 --lr 3e-3 --warmup 100 --steps 3000 --eval-every 1000 --eval-n 100"}
 
 case "$PRESET" in
-  # About 15-20 min on 2 cores: 4 GRPO runs of 20 steps x 8 prompts x 8 samples (docs/toy_world.md).
+  # 4 GRPO runs of 20 steps x 8 prompts x 8 samples: 26 min on 2 cores with other jobs beside it (docs/toy_world.md).
   quick) defaults=(SEEDS="1 2" VARIANTS="outcome ccrl" N_SFT=256 N_RL=1000 N_EVAL=100 SFT_EPOCHS=1 RL_TOTAL_STEPS=20
                    COT_SFT=0) ;;
   # Every arm, 3 seeds, 50 steps: about 2 h on 2 cores (not yet run end to end); minutes with DEVICE=cuda.
@@ -102,8 +102,9 @@ if [ "$COT_SFT" = 1 ] && [ -z "${SFT_MODEL:-}" ]; then
   evaluate "$(source "$RECIPE_DIR/common.sh" && ccrl_latest_hf "$CKPT_DIR/toy_cot/sft" huggingface)" "CoT-SFT" ""
 fi
 
-# Same seed, same numbers: verl names each request by its sample index (the hf_cpu rollout seeds it from that and
-# decodes batches in one fixed shape of max_num_seqs rows); the actor's engine runs torch's deterministic mode.
+# Same seed, same numbers (docs/training.md, CPU mode): under full_determinism verl_ccrl.main_ppo gives each sample
+# its own seed (the ccrl_single_turn agent loop), hf_cpu decodes in one fixed shape of max_num_seqs rows, the replay
+# buffer hands samples out in a fixed order, and the actor's engine runs torch's deterministic mode.
 # ROLLOUT_BATCH=1 serves one request at a time (benchmarks/rollout_batching.py compares the two).
 determinism=(actor_rollout_ref.rollout.full_determinism=True
              "actor_rollout_ref.rollout.max_num_seqs=${ROLLOUT_BATCH:-$((TRAIN_BATCH_SIZE * ROLLOUT_N))}"
