@@ -1,11 +1,12 @@
 """Batched decoding for the ``hf_cpu`` rollout: many requests, each with its own sampling params and seed.
 
 One call of :func:`decode_batch` left-pads the prompts, runs one prefill and then one forward pass per new token for
-the whole batch (KV cache), and samples every row from its own ``torch.Generator``. What a row gets therefore
-depends on its prompt, its params and its seed only, not on which other requests share its batch or in which
-order they arrived: on this CPU backend a row's logits are bit-identical whatever the batch around it (checked by
-``tests/test_batch_decode.py``), and its random draws come from its own stream. That is what makes a verl run on
-``hf_cpu`` reproducible while requests are coalesced by arrival time.
+the whole batch (KV cache), and samples every row from its own ``torch.Generator``. Decoded in a fixed ``shape``
+(rows x prompt width), what a row gets depends on its prompt, its params and its seed only, not on which other
+requests share its batch or in which order they arrived: its logits are then bit-identical whatever the batch
+around it (``tests/test_batch_decode.py``; without a fixed shape they differ in the last bits), and its random
+draws come from its own stream. That is what makes a verl run on ``hf_cpu`` reproducible while requests are
+coalesced by arrival time.
 
 Per row, as in verl's vLLM server: ``temperature`` (0: greedy), ``top_k`` (<= 0: off), ``top_p``,
 ``repetition_penalty`` (sampling only), ``max_new_tokens``, stop ids (the stop token is kept, as vLLM returns it;
