@@ -1,8 +1,9 @@
 """A generated response with its per-token entropies, and transformers ``generate`` that produces them.
 
-:func:`generate_with_entropies` is the one place a Hugging Face model generates with entropies: the eval's
-``TransformersBackend`` (batched, greedy) and the ``hf_cpu`` rollout of ``verl_ccrl.integration.cpu`` (one request,
-sampled) both call it. torch is imported inside the functions, so importing this module (and ``verl_ccrl.eval``)
+:func:`generate_with_entropies` is how the eval's ``TransformersBackend`` generates with
+entropies (batched, greedy, through ``generate``); the ``hf_cpu`` rollout decodes with its own loop
+(``verl_ccrl.integration.cpu.batch_decode``: per-row sampling params and seeds) and reports the same distribution,
+:func:`sampling_distribution_logits`, which both import from here. torch is imported inside the functions, so importing this module (and ``verl_ccrl.eval``)
 does not import torch.
 
 The entropy at each generated token is that of :func:`sampling_distribution_logits` of the *raw* next-token logits

@@ -120,11 +120,10 @@ def _left_padded(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     input_ids = torch.full(shape, pad_token_id, dtype=torch.long)
     attention_mask = torch.zeros(shape, dtype=torch.long)
-    width = shape[1]
     for index, row in enumerate(rows):
-        if row.prompt_ids:
-            input_ids[index, width - len(row.prompt_ids) :] = torch.tensor(list(row.prompt_ids), dtype=torch.long)
-            attention_mask[index, width - len(row.prompt_ids) :] = 1
+        start = shape[1] - len(row.prompt_ids)
+        input_ids[index, start:] = torch.tensor(list(row.prompt_ids), dtype=torch.long)
+        attention_mask[index, start:] = 1
     return input_ids, attention_mask
 
 
@@ -149,12 +148,12 @@ def decode_batch(
         if row.max_new_tokens < 1:
             raise ValueError(f"row {index}: max_new_tokens={row.max_new_tokens}; it must be at least 1")
     requested = len(rows)
-    if shape is None:
-        shape = (len(rows), max(len(row.prompt_ids) for row in rows))
-    if shape[0] < len(rows) or shape[1] < max(len(row.prompt_ids) for row in rows):
+    longest = max(len(row.prompt_ids) for row in rows)
+    shape = shape or (requested, longest)
+    if shape[0] < requested or shape[1] < longest:
         raise ValueError(
-            f"shape={shape} does not hold {len(rows)} rows with prompts of up to "
-            f"{max(len(row.prompt_ids) for row in rows)} tokens; split the batch or widen the shape"
+            f"shape={shape} does not hold {requested} rows with prompts of up to {longest} tokens; split the batch "
+            "or widen the shape"
         )
     generators = [_row_generator(row) for row in rows]
     # Idle rows: one pad token, already finished; they only keep the matrix shapes fixed.

@@ -3,15 +3,15 @@
 Debugging and study backend. It exists so that verl's real trainer (agent loop, reward loop, FSDP actor, weight
 sync) runs end to end on a machine without a GPU, so that tests can check the CCRL entropy channel with exact
 entropies, and so that the toy-world study's RL is fast and reproducible. Concurrent requests are coalesced into
-one batch (:mod:`verl_ccrl.integration.cpu.batch_decode`); there is no sleep/wake and no LoRA.
+one batch (:mod:`verl_ccrl.integration.cpu.batch_decode`); there is no sleep/wake and no LoRA. Never import it on GPU
+runs: :mod:`verl_ccrl.integration.cpu` registers it by import path, so it is loaded only when a run selects
+``actor_rollout_ref.rollout.name=hf_cpu``.
 
 Reproducibility: a request with a ``seed`` in its sampling params (vLLM's per-request seed; verl_ccrl's agent loop
 sets one per sample under ``actor_rollout_ref.rollout.full_determinism=True``, :mod:`verl_ccrl.integration.agent_loop`)
 is sampled from its own stream, and under ``full_determinism`` batches are decoded in one fixed shape
 (``rollout.max_num_seqs`` rows by ``rollout.prompt_length``), so neither arrival order nor batch composition
-changes a response. A request without a seed draws one from the server's RNG, in arrival order. Never import it on GPU
-runs: :mod:`verl_ccrl.integration.cpu` registers it by import path, so it is loaded only when a run selects
-``actor_rollout_ref.rollout.name=hf_cpu``.
+changes a response. A request without a seed draws one from the server's RNG, in arrival order.
 
 The pieces mirror verl's vLLM backend (``verl/workers/rollout/vllm_rollout/``):
 
@@ -96,7 +96,7 @@ class HFCPURolloutServer:
             self.model.config, "max_position_embeddings", self.config.prompt_length + self.config.response_length
         )
         torch.set_num_threads(DECODE_THREADS)
-        # Only requests without a seed or a sample index draw from this.
+        # Only requests without a seed draw from this.
         torch.manual_seed(self.config.seed + replica_rank)
         self.pad_token_id = pad_token_id if pad_token_id is not None else 0
         # One batch at a time, and update_weights never interleaves with a batch.
@@ -104,12 +104,12 @@ class HFCPURolloutServer:
         self._pending: list[tuple[DecodeRow, asyncio.Future]] = []
         self._server_task: asyncio.Task | None = None
         self.batches_served = 0
-        self._deterministic_rows = int(self.config.max_num_seqs)
-        if self.config.full_determinism and self._deterministic_rows > MAX_BATCH_ROWS:
+        self._max_rows = int(self.config.max_num_seqs)
+        if self.config.full_determinism and self._max_rows > MAX_BATCH_ROWS:
             logger.warning(
                 "hf_cpu: full_determinism decodes batches of exactly rollout.max_num_seqs=%d rows; set "
                 "actor_rollout_ref.rollout.max_num_seqs to data.train_batch_size * rollout.n (idle rows cost time)",
-                self._deterministic_rows,
+                self._max_rows,
             )
 
     def _eos_token_ids(self) -> list[int]:
@@ -159,14 +159,12 @@ class HFCPURolloutServer:
         if not self.config.full_determinism:
             return None
         # Requests join batches by arrival time; a fixed shape keeps each row's arithmetic the same whatever joined.
-        return self._deterministic_rows, max(self.config.prompt_length, *(len(row.prompt_ids) for row in rows))
+        return self._max_rows, max(self.config.prompt_length, *(len(row.prompt_ids) for row in rows))
 
     async def _serve_pending(self) -> None:
         """Decode the queued requests in batches until none is left; requests that arrive meanwhile wait for the
         next batch."""
-        limit = (
-            self._deterministic_rows if self.config.full_determinism else min(self._deterministic_rows, MAX_BATCH_ROWS)
-        )
+        limit = self._max_rows if self.config.full_determinism else min(self._max_rows, MAX_BATCH_ROWS)
         while self._pending:
             # Requests of one step arrive within milliseconds of each other: let them join one batch.
             await asyncio.sleep(COALESCE_SECONDS)
