@@ -1,4 +1,5 @@
-"""The two verl 0.9.1 functions that cannot run on CPU whatever the platform reports, wrapped for CPU runs.
+"""The verl 0.9.1 functions that cannot run on CPU whatever the platform reports (1, 2), or run there a Python loop
+per token (3), wrapped for CPU runs.
 
 Installed by :func:`verl_ccrl.integration.cpu.register` only when ``VERL_PLATFORM=cpu``; GPU runs never see them. Both
 wrap a module attribute of verl, which is what verl's callers look up at call time, except the one caller that imported
@@ -12,6 +13,13 @@ runs before that module loads in every process, and :func:`install_verl_patches`
    hard-coded, ignoring ``model.override_config.attn_implementation``, and flash-attention needs CUDA. The wrapper
    loads the token-classification head with the attention the model config already carries (``sdpa`` on CPU runs,
    set by ``verl/workers/config/model.py:185``).
+3. Token log-probabilities. Without flash-attn's cross-entropy kernel (CUDA only), ``logprobs_from_logits``
+   (``verl/utils/torch_functional.py:106``) falls back to ``logprobs_from_logits_v2`` (``:197`` and ``:201-205``),
+   which loops in Python over the first dimension to bound peak memory; the FSDP engine hands it logits flattened to
+   ``(tokens, vocab)`` (``verl/workers/engine/fsdp/transformer_impl.py:1522``), so that is one iteration per token:
+   measured, 28 % of the toy world's actor time (``py-spy``, 256 responses a step). The wrapper computes the same
+   formulas (``logsumexp`` in float32/64, ``log_softmax`` in bf16) on chunks of rows whose logits hold at most
+   ``LOGPROB_CHUNK_ELEMENTS`` values, so peak memory stays bounded for a 150k-token vocabulary too.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ import torch
 
 _GLOO = "gloo"
 _CPU_ATTENTION_FALLBACK = "sdpa"
+# Logit values per chunk in the log-probability wrapper: 64 MiB of float32 (about 100 rows of a 150k vocabulary).
+LOGPROB_CHUNK_ELEMENTS = 1 << 24
 
 
 def _gloo_initialize_global_process_group_ray(original):
@@ -73,6 +83,27 @@ def _configured_attention_valuehead_model(original):
     return load_valuehead_model
 
 
+def _chunked_logprobs_from_logits(original):
+    def logprobs_from_logits_v2(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        vocab = logits.shape[-1]
+        rows = logits.reshape(-1, vocab)
+        row_labels = labels.reshape(-1, 1)
+        chunk = max(1, LOGPROB_CHUNK_ELEMENTS // max(1, vocab))
+        pieces = []
+        for chunk_logits, chunk_labels in zip(rows.split(chunk), row_labels.split(chunk), strict=True):
+            if chunk_logits.dtype in (torch.float32, torch.float64):
+                picked = chunk_logits.gather(-1, chunk_labels).squeeze(-1)
+                pieces.append(picked - torch.logsumexp(chunk_logits, dim=-1))
+            else:  # as verl: logsumexp is unstable in bf16, log_softmax is not
+                pieces.append(
+                    torch.nn.functional.log_softmax(chunk_logits, dim=-1).gather(-1, chunk_labels).squeeze(-1)
+                )
+        return torch.cat(pieces).view(labels.shape)
+
+    logprobs_from_logits_v2.__wrapped__ = original
+    return logprobs_from_logits_v2
+
+
 # (verl module, function name, wrapper factory, modules that import the name at load time)
 _SEAMS = (
     (
@@ -88,6 +119,7 @@ _SEAMS = (
         ("verl.trainer.sft_trainer",),
     ),
     ("verl.utils.model", "load_valuehead_model", _configured_attention_valuehead_model, ()),
+    ("verl.utils.torch_functional", "logprobs_from_logits_v2", _chunked_logprobs_from_logits, ()),
 )
 
 
