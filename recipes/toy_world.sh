@@ -29,12 +29,12 @@ BASE_MODEL=${BASE_MODEL:-$PROJECT_DIR/toy_world/checkpoints/base}
 BASE_TRAIN_ARGS=${BASE_TRAIN_ARGS:-"--size xs --form mix --batch 32 --lr 3e-3 --warmup 100 --steps 3000 --eval-every 1000 --eval-n 100"}
 
 case "$PRESET" in
-  # 4 GRPO runs of 20 steps x 8 prompts x 8 samples: 26 min on 2 cores with other jobs beside it (docs/toy_world.md).
-  quick) defaults=(SEEDS="1 2" VARIANTS="outcome ccrl" N_SFT=256 N_RL=1000 N_EVAL=100 SFT_EPOCHS=1 RL_TOTAL_STEPS=20
-                   COT_SFT=0) ;;
+  # 4 GRPO runs of 40 steps x 16 prompts x 16 samples (docs/toy_world.md has the measured time).
+  quick) defaults=(SEEDS="1 2" VARIANTS="outcome ccrl" N_SFT=256 N_RL=1000 N_EVAL=100 SFT_EPOCHS=1 RL_TOTAL_STEPS=40
+                   TRAIN_BATCH_SIZE=16 ROLLOUT_N=16 COT_SFT=0) ;;
   # Every arm, 3 seeds, 50 steps: about 2 h on 2 cores (not yet run end to end); minutes with DEVICE=cuda.
   full) defaults=(SEEDS="1 2 3" VARIANTS="outcome ccrl brier log ccrl_nostd" N_SFT=256 N_RL=2000 N_EVAL=300
-                  SFT_EPOCHS=1 RL_TOTAL_STEPS=50 COT_SFT=1) ;;
+                  SFT_EPOCHS=1 RL_TOTAL_STEPS=40 TRAIN_BATCH_SIZE=16 ROLLOUT_N=16 COT_SFT=1) ;;
   *) echo "toy_world: PRESET=$PRESET is not quick or full" >&2; exit 2 ;;
 esac
 for assignment in "${defaults[@]}"; do
@@ -48,11 +48,14 @@ export DATA_DIR=$OUT_DIR/data EVAL_DIR=$OUT_DIR/data VAL_FILE=$OUT_DIR/data/eval
 export CKPT_DIR=$OUT_DIR/checkpoints RESULTS_DIR=$OUT_DIR/results
 export SFT_BATCH_SIZE=${SFT_BATCH_SIZE:-16} SFT_MICRO_BATCH_SIZE=${SFT_MICRO_BATCH_SIZE:-16} SFT_MAX_LENGTH=384
 export SFT_LR=${SFT_LR:-5e-4}
-export RL_ESTIMATOR=grpo RL_EPOCHS=1 TRAIN_BATCH_SIZE=${TRAIN_BATCH_SIZE:-8} ROLLOUT_N=${ROLLOUT_N:-8}
+export RL_ESTIMATOR=grpo RL_EPOCHS=1
 # One optimiser step per PPO_MINI_BATCH_SIZE prompts; the whole step's responses in one forward pass.
 export PPO_MINI_BATCH_SIZE=${PPO_MINI_BATCH_SIZE:-$TRAIN_BATCH_SIZE}
 export MICRO_BATCH_SIZE=${MICRO_BATCH_SIZE:-$((TRAIN_BATCH_SIZE * ROLLOUT_N))}
-export MAX_PROMPT_LENGTH=160 MAX_RESPONSE_LENGTH=${MAX_RESPONSE_LENGTH:-160}
+# RL prompts are at most 81 tokens and CoMT targets 118 (train split); every decode row is padded to the prompt length.
+export MAX_PROMPT_LENGTH=96 MAX_RESPONSE_LENGTH=${MAX_RESPONSE_LENGTH:-160}
+# The evaluation's budget: the OOD-steps split's CoMT targets run to 183 tokens (105 of its first 300 over 160).
+EVAL_MAX_NEW_TOKENS=${EVAL_MAX_NEW_TOKENS:-256}
 export ACTOR_LR=${ACTOR_LR:-2e-4} SAVE_FREQ=$RL_TOTAL_STEPS TEST_FREQ=-1 KL_COEF=0.0 TEMPERATURE=1.0
 LOG_DIR=$OUT_DIR/logs
 # A 0.16M-parameter model: recomputing activations and compiling the entropy kernel cost more than they save.
@@ -82,7 +85,7 @@ evaluate() {  # $1 model dir, $2 method label, $3 seed (empty for none)
   local seed_args=()
   if [ -n "$3" ]; then seed_args=(--seed "$3"); fi
   "$PYTHON" -m verl_ccrl.eval --model "$1" --method "$2" --model-name "$MODEL_TAG" --backend transformers \
-    --max-new-tokens "$MAX_RESPONSE_LENGTH" --out-dir "$RESULTS_DIR" --quiet "${seed_args[@]}" \
+    --max-new-tokens "$EVAL_MAX_NEW_TOKENS" --out-dir "$RESULTS_DIR" --quiet "${seed_args[@]}" \
     --id-benchmarks toy_id --ood-benchmarks toy_ood_combo toy_ood_steps --data "${eval_files[@]}"
 }
 
