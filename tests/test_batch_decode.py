@@ -173,6 +173,23 @@ def test_concurrent_requests_are_decoded_in_one_batch_and_equal_one_at_a_time(se
         assert (a.token_ids, a.extra_fields["ccrl_entropies"]) == (b.token_ids, b.extra_fields["ccrl_entropies"])
 
 
+def test_requests_arriving_one_after_another_join_one_batch(server, model_and_prompts):
+    from verl_ccrl.integration.cpu.hf_rollout import COALESCE_SECONDS
+
+    _, _, prompts = model_and_prompts
+
+    async def scenario():
+        tasks = []
+        for index, prompt in enumerate(prompts[:6]):  # as verl's agent loop sends them: spaced, never all at once
+            tasks.append(asyncio.create_task(server.generate(prompt, dict(SAMPLED), request_id=str(index))))
+            await asyncio.sleep(COALESCE_SECONDS / 3)
+        return await asyncio.gather(*tasks)
+
+    outputs = asyncio.run(scenario())
+    assert server.batches_served == 1
+    assert all(output.token_ids for output in outputs)
+
+
 def test_a_request_arriving_while_a_batch_runs_is_served_by_the_next(server, model_and_prompts):
     _, _, prompts = model_and_prompts
 

@@ -50,9 +50,13 @@ from verl_ccrl.integration.cpu.batch_decode import DecodeRow, decode_batch
 logger = logging.getLogger(__name__)
 
 SERVER_NAME_PREFIX = f"{HF_CPU_ROLLOUT_NAME}_server"
-# How long the first request of a batch waits for the others: verl's agent loop workers send a step's requests
-# within a few milliseconds; a request that misses the batch waits for the next one, it is never lost.
-COALESCE_SECONDS = 0.02
+# A batch starts once no request has arrived for COALESCE_SECONDS (or it is full, or COALESCE_MAX_SECONDS passed):
+# verl's agent loop worker sends a step's requests one after another, a few milliseconds apart but over seconds in
+# all (256 requests: about 2 s on 2 cores, each built through hydra and sent through Ray). A fixed wait after the
+# first request split a step into several batches, and under full determinism every batch costs a full
+# max_num_seqs-row decode. A request that misses a batch waits for the next one; it is never lost.
+COALESCE_SECONDS = 0.05
+COALESCE_MAX_SECONDS = 10.0
 # Rows decoded together at most (also capped by rollout.max_num_seqs; 1 serves one request at a time).
 MAX_BATCH_ROWS = 256
 # Intra-op threads of the server's decoding. The models served here are tiny: a second thread saves nothing and,
@@ -165,9 +169,12 @@ class HFCPURolloutServer:
         """Decode the queued requests in batches until none is left; requests that arrive meanwhile wait for the
         next batch."""
         limit = self._max_rows if self.config.full_determinism else min(self._max_rows, MAX_BATCH_ROWS)
+        loop = asyncio.get_running_loop()
         while self._pending:
-            # Requests of one step arrive within milliseconds of each other: let them join one batch.
-            await asyncio.sleep(COALESCE_SECONDS)
+            deadline, queued = loop.time() + COALESCE_MAX_SECONDS, -1
+            while queued != len(self._pending) and len(self._pending) < limit and loop.time() < deadline:
+                queued = len(self._pending)
+                await asyncio.sleep(COALESCE_SECONDS)
             batch, self._pending = self._pending[:limit], self._pending[limit:]
             rows = [row for row, _ in batch]
             try:
