@@ -1,0 +1,174 @@
+"""Outcome-only GRPO on the toy world in plain PyTorch: the reference verl's loop is measured against.
+
+It answers two questions without verl, Ray or a server in the way: which batch and learning rate make RL raise the
+toy model's greedy accuracy at all, and what a step costs when nothing but sampling and one update run. It follows
+the settings of ``recipes/toy_world.sh``'s RL runs: GRPO advantages (reward minus the group mean, divided by the
+group's sample standard deviation + 1e-6), on-policy (one update per step, so PPO's ratio is 1 and its clip is
+inactive), token-mean loss over every response token of the step, AdamW (weight decay 0.01, betas 0.9/0.999),
+gradient norm clipped to 1, temperature 1, no KL. The reward is 1 for a correct final answer and 0 otherwise
+(``verl_ccrl.reward.outcome_reward``). Sampling is ``verl_ccrl``'s batched decoder, each response seeded.
+
+    python -m toy_world.grpo --model SFT_DIR --prompts 16 --samples 16 --lr 2e-4 --steps 40 --seed 1
+
+Prints one JSON line per step (training reward, gradient norm, mean token entropy, seconds of sampling and of the
+whole step) and one per evaluation (greedy accuracy on the first ``--eval-n`` problems of the ID split, as
+``toy_world.train`` measures it). The RL problems are the ``train`` split's stream from ``--data-seed``
+(``toy_world.data``'s RL problems by default). Not handled: CCRL's number terms (those need verl's reward manager:
+``recipes/toy_world.sh``), PPO epochs over a step's samples, a KL term.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+
+from toy_world.problems import generate_problems
+from toy_world.train import evaluate, prompt_text
+
+__all__ = ["group_advantages", "main"]
+
+# toy_world.data's RL problems come from the train stream with this seed (seed 0 + its RL offset).
+RL_DATA_SEED = 1_000
+
+
+def group_advantages(rewards, group_size: int, *, std_normalise: bool = True):
+    """GRPO advantages of a flat reward tensor laid out group after group.
+
+    >>> import torch
+    >>> group_advantages(torch.tensor([1.0, 0.0, 0.0, 0.0]), 2, std_normalise=False).tolist()
+    [0.5, -0.5, 0.0, 0.0]
+
+    With the std division the first group's advantages are +-0.5 / 0.7071 = +-0.7071. A group whose rewards are
+    all equal gets advantages 0 either way.
+    """
+    groups = rewards.view(-1, group_size)
+    centred = groups - groups.mean(dim=1, keepdim=True)
+    if std_normalise:
+        centred = centred / (groups.std(dim=1, keepdim=True) + 1e-6)
+    return centred.flatten()
+
+
+def _padded(sequences: list[list[int]], prompt_lengths: list[int], pad_token_id: int):
+    import torch
+
+    width = max(map(len, sequences))
+    input_ids = torch.full((len(sequences), width), pad_token_id, dtype=torch.long)
+    attention = torch.zeros((len(sequences), width), dtype=torch.long)
+    response_mask = torch.zeros((len(sequences), width))
+    for row, (sequence, prompt_length) in enumerate(zip(sequences, prompt_lengths, strict=True)):
+        input_ids[row, : len(sequence)] = torch.tensor(sequence)
+        attention[row, : len(sequence)] = 1
+        response_mask[row, prompt_length : len(sequence)] = 1
+    return input_ids, attention, response_mask
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    import torch
+    from transformers import AutoTokenizer, Qwen2ForCausalLM
+
+    from verl_ccrl.integration.cpu.batch_decode import DecodeRow, decode_batch
+    from verl_ccrl.reward import outcome_reward
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    model = Qwen2ForCausalLM.from_pretrained(args.model, torch_dtype=torch.float32)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.999))
+    problems = generate_problems("train", args.n_problems, seed=args.data_seed)
+    eval_problems = generate_problems("test", args.eval_n, seed=0)
+    rng = random.Random(args.seed)
+    records: list[dict] = []
+
+    def log(record: dict) -> None:
+        records.append(record)
+        print(json.dumps(record), flush=True)
+
+    def log_eval(step: int) -> None:
+        accuracy, _, _ = evaluate(model, tokenizer, eval_problems, max_new_tokens=args.max_new_tokens)
+        log({"step": step, "eval_id_accuracy": accuracy})
+
+    if args.eval_n:
+        log_eval(0)
+    for step in range(1, args.steps + 1):
+        start = time.perf_counter()
+        batch = rng.sample(problems, args.prompts)
+        prompts = [tokenizer(prompt_text(p.question), add_special_tokens=False)["input_ids"] for p in batch]
+        rows = [
+            DecodeRow(ids, args.max_new_tokens, stop_ids=frozenset([tokenizer.eos_token_id]), seed=rng.randrange(2**62))
+            for ids in prompts
+            for _ in range(args.samples)
+        ]
+        model.eval()
+        results = decode_batch(model, rows, pad_token_id=tokenizer.pad_token_id)
+        model.train()
+        sampling_s = time.perf_counter() - start
+        answers = [problem.answer for problem in batch for _ in range(args.samples)]
+        texts = tokenizer.batch_decode([result.token_ids for result in results], skip_special_tokens=True)
+        rewards = torch.tensor([float(outcome_reward(t, a).correct) for t, a in zip(texts, answers, strict=True)])
+        advantages = group_advantages(rewards, args.samples, std_normalise=not args.no_std)
+
+        sequences = [list(row.prompt_ids) + result.token_ids for row, result in zip(rows, results, strict=True)]
+        input_ids, attention, response_mask = _padded(
+            sequences, [len(row.prompt_ids) for row in rows], tokenizer.pad_token_id
+        )
+        logits = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1]
+        log_probs = torch.log_softmax(logits, dim=-1).gather(-1, input_ids[:, 1:, None]).squeeze(-1)
+        mask = response_mask[:, 1:]
+        loss = -(advantages[:, None] * log_probs * mask).sum() / mask.sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        tokens = sum(len(result.entropies) for result in results)
+        log(
+            {
+                "step": step,
+                "reward": round(rewards.mean().item(), 4),
+                "grad_norm": round(grad_norm.item(), 4),
+                "entropy": round(sum(sum(result.entropies) for result in results) / max(1, tokens), 4),
+                "sampling_s": round(sampling_s, 2),
+                "step_s": round(time.perf_counter() - start, 2),
+            }
+        )
+        if args.eval_n and args.eval_every and step % args.eval_every == 0 and step < args.steps:
+            log_eval(step)
+    if args.eval_n:
+        log_eval(args.steps)
+    return records
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m toy_world.grpo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="start model directory (a CoMT-SFT checkpoint)")
+    parser.add_argument("--steps", type=int, default=40, help="GRPO steps (one optimizer step each)")
+    parser.add_argument("--prompts", type=int, default=16, help="prompts per step")
+    parser.add_argument("--samples", type=int, default=16, help="samples per prompt (the GRPO group)")
+    parser.add_argument("--lr", type=float, default=2e-4, help="AdamW learning rate, constant")
+    parser.add_argument("--no-std", action="store_true", help="GRPO advantages without the std division")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the prompt order and of every sample")
+    parser.add_argument("--data-seed", type=int, default=RL_DATA_SEED, help="seed of the train-split RL problems")
+    parser.add_argument("--n-problems", type=int, default=1000, help="RL problems to draw prompts from")
+    parser.add_argument("--max-new-tokens", type=int, default=160, help="response budget (sampling and evaluation)")
+    parser.add_argument("--eval-every", type=int, default=10, help="greedy evaluation every N steps (0: start, end)")
+    parser.add_argument("--eval-n", type=int, default=100, help="ID problems per evaluation (0: no evaluation)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    args = parser.parse_args(argv)
+    for name in ("steps", "prompts", "samples", "n_problems", "max_new_tokens", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')}={getattr(args, name)} must be >= 1.")
+    if args.samples < 2:
+        parser.error(f"--samples={args.samples}: a GRPO group needs at least 2 samples to compare.")
+    if args.prompts > args.n_problems:
+        parser.error(f"--prompts={args.prompts} exceeds --n-problems={args.n_problems}; lower it or draw more.")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    run(parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
