@@ -56,7 +56,8 @@ export MICRO_BATCH_SIZE=${MICRO_BATCH_SIZE:-$((TRAIN_BATCH_SIZE * ROLLOUT_N))}
 export MAX_PROMPT_LENGTH=96 MAX_RESPONSE_LENGTH=${MAX_RESPONSE_LENGTH:-160}
 # The evaluation's budget: the OOD-steps split's CoMT targets run to 183 tokens (105 of its first 300 over 160).
 EVAL_MAX_NEW_TOKENS=${EVAL_MAX_NEW_TOKENS:-256}
-export ACTOR_LR=${ACTOR_LR:-2e-4} SAVE_FREQ=$RL_TOTAL_STEPS TEST_FREQ=-1 KL_COEF=0.0 TEMPERATURE=1.0
+# TEST_FREQ=N validates greedily on the ID split every N steps (benchmarks/masa_toy.py needs that curve).
+export ACTOR_LR=${ACTOR_LR:-2e-4} SAVE_FREQ=$RL_TOTAL_STEPS TEST_FREQ=${TEST_FREQ:--1} KL_COEF=0.0 TEMPERATURE=1.0
 LOG_DIR=$OUT_DIR/logs
 # A 0.16M-parameter model: recomputing activations and compiling the entropy kernel cost more than they save.
 MODEL_EXTRA_RL=(actor_rollout_ref.model.enable_gradient_checkpointing=False actor_rollout_ref.actor.use_torch_compile=False

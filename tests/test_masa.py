@@ -270,7 +270,18 @@ def test_the_measurement_counts_tokens_to_the_baselines_final_accuracy(tmp_path)
     assert row["target"] == 0.6 and row["tokens_to_target"] == 200 and row["token_speedup"] == 2.0
     assert row["wall_speedup"] == 1.0 and row["final_accuracy"] == 61.0 and row["overconfident_error"] == 0.1
     assert "| ccrl | filter | 1/1 |" in text and text.rstrip().endswith("| yes |")
-    assert "ZERO_VARIANCE_FILTER=outcome SKIP_PREDICTED_ZERO_VARIANCE=1" in masa_toy.plan("o", "full", "1 2 3", 2, 64)
+
+
+def test_the_plan_validates_during_training_and_starts_every_setting_from_one_checkpoint():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import masa_toy
+
+    commands = masa_toy.plan("o", "quick", "1 2 3", 5, 64, "outcome", "sft_dir").splitlines()
+    assert len(commands) == len(masa_toy.SETTINGS)
+    assert all(
+        "TEST_FREQ=5" in c and c.startswith("SFT_MODEL=sft_dir ") and 'VARIANTS="outcome"' in c for c in commands
+    )
+    assert any("ZERO_VARIANCE_FILTER=outcome SKIP_PREDICTED_ZERO_VARIANCE=1" in command for command in commands)
 
 
 def test_the_trainer_filters_all_wrong_groups_on_the_outcome_and_stops_at_the_refill_cap(tmp_path):
