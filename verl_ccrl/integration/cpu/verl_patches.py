@@ -1,8 +1,8 @@
 """The verl 0.9.1 functions that cannot run on CPU whatever the platform reports (1, 2), or run there a Python loop
 per token (3), wrapped for CPU runs.
 
-Installed by :func:`verl_ccrl.integration.cpu.register` only when ``VERL_PLATFORM=cpu``; GPU runs never see them. Both
-wrap a module attribute of verl, which is what verl's callers look up at call time, except the one caller that imported
+Installed by :func:`verl_ccrl.integration.cpu.register` only when ``VERL_PLATFORM=cpu``; GPU runs never see them. Each
+wraps a module attribute of verl, which is what verl's callers look up at call time, except the one caller that imported
 a name at module load (``verl/workers/engine_workers.py:38``): the external-module import in ``verl/__init__.py:49``
 runs before that module loads in every process, and :func:`install_verl_patches` also rebinds it if it loaded first.
 
