@@ -29,10 +29,10 @@ BASE_MODEL=${BASE_MODEL:-$PROJECT_DIR/toy_world/checkpoints/base}
 BASE_TRAIN_ARGS=${BASE_TRAIN_ARGS:-"--size xs --form mix --batch 32 --lr 3e-3 --warmup 100 --steps 3000 --eval-every 1000 --eval-n 100"}
 
 case "$PRESET" in
-  # 4 GRPO runs of 40 steps x 16 prompts x 16 samples (docs/toy_world.md has the measured time).
+  # 4 GRPO runs of 40 steps x 16 prompts x 16 samples: 60 min on 2 cores, measured alone (docs/toy_world.md).
   quick) defaults=(SEEDS="1 2" VARIANTS="outcome ccrl" N_SFT=256 N_RL=1000 N_EVAL=100 SFT_EPOCHS=1 RL_TOTAL_STEPS=40
                    TRAIN_BATCH_SIZE=16 ROLLOUT_N=16 COT_SFT=0) ;;
-  # Every arm, 3 seeds, 50 steps: about 2 h on 2 cores (not yet run end to end); minutes with DEVICE=cuda.
+  # Every arm, 3 seeds: 15 GRPO runs of about 15 min each on 2 cores (not yet run); minutes with DEVICE=cuda.
   full) defaults=(SEEDS="1 2 3" VARIANTS="outcome ccrl brier log ccrl_nostd" N_SFT=256 N_RL=2000 N_EVAL=300
                   SFT_EPOCHS=1 RL_TOTAL_STEPS=40 TRAIN_BATCH_SIZE=16 ROLLOUT_N=16 COT_SFT=1) ;;
   *) echo "toy_world: PRESET=$PRESET is not quick or full" >&2; exit 2 ;;
