@@ -1,6 +1,6 @@
 """``generate_with_entropies``, the eval's transformers backend (the ``hf_cpu`` rollout's decoder is checked against it
-in ``test_batch_decode.py``): with sampling
-at a temperature, its entropies and log-probs are those of the tempered distribution a forward pass predicts."""
+in ``test_batch_decode.py``): with sampling at a temperature, its entropies and log-probs are those of the tempered
+distribution a forward pass predicts."""
 
 import pytest
 import torch

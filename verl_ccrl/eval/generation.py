@@ -1,10 +1,10 @@
 """A generated response with its per-token entropies, and transformers ``generate`` that produces them.
 
-:func:`generate_with_entropies` is how the eval's ``TransformersBackend`` generates with
-entropies (batched, greedy, through ``generate``); the ``hf_cpu`` rollout decodes with its own loop
+:func:`generate_with_entropies` is how the eval's ``TransformersBackend`` generates with entropies (batched,
+greedy, through ``generate``); the ``hf_cpu`` rollout decodes with its own loop
 (``verl_ccrl.integration.cpu.batch_decode``: per-row sampling params and seeds) and reports the same distribution,
-:func:`sampling_distribution_logits`, which both import from here. torch is imported inside the functions, so importing this module (and ``verl_ccrl.eval``)
-does not import torch.
+:func:`sampling_distribution_logits`, which both import from here. torch is imported inside the functions, so
+importing this module (and ``verl_ccrl.eval``) does not import torch.
 
 The entropy at each generated token is that of :func:`sampling_distribution_logits` of the *raw* next-token logits
 (``output_logits``, before any logits processor): the policy's own distribution at the sampling temperature, or at
