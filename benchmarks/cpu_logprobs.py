@@ -17,7 +17,7 @@ import time
 import torch
 from verl.utils import torch_functional
 
-from verl_ccrl.integration.cpu.verl_patches import _chunked_logprobs_from_logits
+from verl_ccrl.integration.cpu.verl_patches import _chunked_logprobs_from_logits, verl_original
 
 
 def timed(function, logits: torch.Tensor, labels: torch.Tensor, repeats: int) -> float:
@@ -39,9 +39,7 @@ def main() -> None:
     torch.manual_seed(0)
     logits = torch.randn(args.tokens, args.vocab)
     labels = torch.randint(0, args.vocab, (args.tokens,))
-    row_loop = getattr(
-        torch_functional.logprobs_from_logits_v2, "__wrapped__", torch_functional.logprobs_from_logits_v2
-    )
+    row_loop = verl_original(torch_functional.logprobs_from_logits_v2)
     loop_s = timed(row_loop, logits, labels, args.repeats)
     chunked_s = timed(_chunked_logprobs_from_logits(row_loop), logits, labels, args.repeats)
     print(

@@ -15,9 +15,7 @@ from verl.utils import torch_functional  # noqa: E402
 
 from verl_ccrl.integration.cpu import verl_patches  # noqa: E402
 
-VERLS_ROW_LOOP = getattr(
-    torch_functional.logprobs_from_logits_v2, "__wrapped__", torch_functional.logprobs_from_logits_v2
-)
+VERLS_ROW_LOOP = verl_patches.verl_original(torch_functional.logprobs_from_logits_v2)
 
 
 def _logits_and_labels(shape: tuple[int, ...], vocab: int, dtype: torch.dtype, seed: int = 0):

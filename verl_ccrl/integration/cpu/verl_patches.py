@@ -123,6 +123,11 @@ _SEAMS = (
 )
 
 
+def verl_original(function):
+    """verl's own ``function``: what a wrapper above was built from, or ``function`` itself if it is not wrapped."""
+    return getattr(function, "__wrapped__", function)
+
+
 def install_verl_patches() -> None:
     """Wrap the verl functions above (idempotent). Call only when the cpu platform is selected."""
     import importlib
@@ -130,7 +135,7 @@ def install_verl_patches() -> None:
     for module_name, function_name, wrap, importers in _SEAMS:
         module = importlib.import_module(module_name)
         current = getattr(module, function_name)
-        if getattr(current, "__wrapped__", None) is not None:
+        if verl_original(current) is not current:
             continue
         replacement = wrap(current)
         setattr(module, function_name, replacement)
