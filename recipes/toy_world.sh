@@ -48,7 +48,9 @@ export DATA_DIR=$OUT_DIR/data EVAL_DIR=$OUT_DIR/data VAL_FILE=$OUT_DIR/data/eval
 export CKPT_DIR=$OUT_DIR/checkpoints RESULTS_DIR=$OUT_DIR/results
 export SFT_BATCH_SIZE=${SFT_BATCH_SIZE:-16} SFT_MICRO_BATCH_SIZE=${SFT_MICRO_BATCH_SIZE:-16} SFT_MAX_LENGTH=384
 export SFT_LR=${SFT_LR:-5e-4}
-export RL_ESTIMATOR=grpo RL_EPOCHS=1
+# RL_TOTAL_STEPS decides the length: as many epochs as steps, so a small N_RL (benchmarks/masa_toy.py's 64 prompts
+# are 4 steps an epoch) comes round again instead of ending the run early (verl stops at whichever comes first).
+export RL_ESTIMATOR=grpo RL_EPOCHS=$RL_TOTAL_STEPS
 # One optimiser step per PPO_MINI_BATCH_SIZE prompts; the whole step's responses in one forward pass.
 export PPO_MINI_BATCH_SIZE=${PPO_MINI_BATCH_SIZE:-$TRAIN_BATCH_SIZE}
 export MICRO_BATCH_SIZE=${MICRO_BATCH_SIZE:-$((TRAIN_BATCH_SIZE * ROLLOUT_N))}

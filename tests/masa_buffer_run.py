@@ -137,7 +137,16 @@ def main(workdir: str) -> None:
         cap_error = None
     except RuntimeError as error:
         cap_error = str(error)
+    # verl's loop would end after total_epochs x (8 prompts // BATCH) = 4 steps, before the 5 asked for.
+    OmegaConf.update(trainer.config, "trainer.total_epochs", 1)
+    OmegaConf.update(trainer.config, "trainer.total_training_steps", 5)
+    try:
+        trainer._init_dataloader()
+        budget_error = None
+    except ValueError as error:
+        budget_error = str(error)
     report = {
+        "budget_error": budget_error,
         "steps": steps,
         "gen_batch_size": trainer.config.data.gen_batch_size,
         "cap_error": cap_error,

@@ -161,6 +161,10 @@ def buffer_run(tmp_path_factory):
     return json.loads(lines[-1][len("REPORT ") :])
 
 
+def test_the_trainer_refuses_a_step_count_its_epochs_would_cut_short(buffer_run):
+    assert "ends the run after 4 steps" in buffer_run["budget_error"]
+
+
 def test_a_filtered_group_never_reaches_the_update(buffer_run):
     for step in buffer_run["steps"]:
         assert len(step["sampled_groups"]) == BATCH

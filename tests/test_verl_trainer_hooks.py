@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from verl_ccrl import CCRLConfig
 from verl_ccrl.entropy import entropies_from_position_logprobs
-from verl_ccrl.integration.trainer import check_entropy_channel
+from verl_ccrl.integration.trainer import check_entropy_channel, check_step_budget
 from verl_ccrl.metrics import reward_info_metrics
 from verl_ccrl.reward_info import JudgedNumber, RewardInfo, encode
 
@@ -59,6 +59,27 @@ def test_actor_entropies_under_bypass_mode_fail_at_start_up():
 def test_the_default_entropy_source_under_bypass_mode_fails_at_start_up_too():
     with pytest.raises(ValueError, match="bypass_mode"):
         check_entropy_channel(base_config(**{"algorithm.rollout_correction.bypass_mode": True}))
+
+
+@pytest.mark.parametrize(
+    "total_training_steps, total_epochs, dataset_size",
+    [(40, 1, 1000), (40, 10, 64), (None, 1, 64), (62, 1, 1000)],
+    ids=["one epoch holds the steps", "ten epochs of four steps", "the epochs decide", "exactly one epoch"],
+)
+def test_a_step_count_the_epochs_hold_passes(total_training_steps, total_epochs, dataset_size):
+    check_step_budget(total_training_steps, total_epochs, dataset_size, train_batch_size=16)
+
+
+def test_a_step_count_the_epochs_would_cut_short_fails_naming_both_fixes():
+    with pytest.raises(ValueError) as error:
+        check_step_budget(40, total_epochs=1, dataset_size=64, train_batch_size=16)
+    assert "ends the run after 4 steps" in str(error.value)
+    assert "trainer.total_epochs=10" in str(error.value) and "trainer.total_training_steps=4" in str(error.value)
+
+
+def test_fewer_prompts_than_one_batch_fail_naming_the_batch_size():
+    with pytest.raises(ValueError, match="data.train_batch_size=16"):
+        check_step_budget(None, total_epochs=1, dataset_size=15, train_batch_size=16)
 
 
 def test_step_metrics_aggregate_over_all_responses():

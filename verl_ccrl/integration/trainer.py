@@ -1,10 +1,12 @@
 """The ``ccrl`` trainer: verl's synchronous V1 PPO trainer plus CCRL's step metrics and token placement.
 
-Selected with ``trainer.v1.trainer_mode=ccrl`` (``python -m verl_ccrl.main_ppo`` sets it). Three narrow overrides
-of ``verl.trainer.ppo.v1.trainer_base.PPOTrainer`` (verl 0.9.1), nothing of ``fit()`` copied, plus MASA's switches
+Selected with ``trainer.v1.trainer_mode=ccrl`` (``python -m verl_ccrl.main_ppo`` sets it). Narrow overrides of
+``verl.trainer.ppo.v1.trainer_base.PPOTrainer`` (verl 0.9.1), nothing of ``fit()`` copied, plus MASA's switches
 (:class:`verl_ccrl.integration.masa.MasaTrainerMixin`: the ``masa/*`` step metrics, the skip before rollout):
 - ``__init__``: refuses set-ups where the rollout's entropies cannot reach the reward, and runs the rest of verl
   as ``trainer_mode=sync`` (verl branches on that string for its replay buffer).
+- ``_init_dataloader``: refuses a step count the epochs would cut short (:func:`check_step_budget`).
+- ``_build_replay_buffer``: the buffer's poll interval and sample order (CPU runs).
 - ``_compute_metrics``: adds the ``ccrl/*`` metrics from each response's ``reward_extra_info``.
 - ``_compute_advantage`` (after verl's old-log-prob pass, which computes the actor's exact entropies): logs
   ``ccrl/entropy_gap_mean`` (rollout vs actor entropy at judged numbers' tokens); with ``ccrl.entropy_source=actor``
@@ -33,7 +35,7 @@ from verl_ccrl.metrics import reward_info_metrics
 from verl_ccrl.reward import place_token_rewards
 from verl_ccrl.reward_info import decode, is_encoded
 
-__all__ = ["CCRLTrainer", "bypass_mode", "check_entropy_channel"]
+__all__ = ["CCRLTrainer", "bypass_mode", "check_entropy_channel", "check_step_budget"]
 
 
 def bypass_mode(config) -> bool:
@@ -76,6 +78,35 @@ def check_entropy_channel(config) -> None:
         )
 
 
+def check_step_budget(
+    total_training_steps: int | None, total_epochs: int, dataset_size: int, train_batch_size: int
+) -> None:
+    """Fail at start-up where verl's loop would end before ``trainer.total_training_steps``.
+
+    verl's V1 loop runs while ``epoch < trainer.total_epochs and step <= total_training_steps``
+    (``trainer_base.py:467``), an epoch being ``dataset_size // train_batch_size`` steps (``:765``). When the epochs
+    run out first it leaves the loop on a step that is not its last, so it neither saves a checkpoint nor validates
+    (``:480-495``): the run is lost, silently. E.g. 64 prompts, batches of 16 (4 steps an epoch), 1 epoch, 40 steps:
+    error, raise ``trainer.total_epochs`` to 10. ``total_training_steps=None`` means the epochs decide: fine.
+    """
+    steps_per_epoch = dataset_size // train_batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(
+            f"the training data has {dataset_size} prompts, fewer than data.train_batch_size={train_batch_size}: "
+            "not one step can be formed. Use more training prompts or a smaller data.train_batch_size."
+        )
+    if total_training_steps is None or total_training_steps <= steps_per_epoch * total_epochs:
+        return
+    needed = -(-total_training_steps // steps_per_epoch)
+    raise ValueError(
+        f"trainer.total_training_steps={total_training_steps} needs {needed} epochs of {steps_per_epoch} steps "
+        f"({dataset_size} prompts // data.train_batch_size={train_batch_size}), but trainer.total_epochs="
+        f"{total_epochs} ends the run after {steps_per_epoch * total_epochs} steps, without saving or validating the "
+        f"last one. Set trainer.total_epochs={needed} (or more), or trainer.total_training_steps="
+        f"{steps_per_epoch * total_epochs}."
+    )
+
+
 @register_trainer("ccrl")
 class CCRLTrainer(MasaTrainerMixin, PPOTrainerSync):
     """verl's sync PPO trainer with CCRL metrics, per-number token rewards and MASA's switches."""
@@ -87,6 +118,15 @@ class CCRLTrainer(MasaTrainerMixin, PPOTrainerSync):
         with open_dict(config):
             config.trainer.v1.trainer_mode = "sync"
         super().__init__(self._masa_init(config))
+
+    def _init_dataloader(self):
+        super()._init_dataloader()
+        check_step_budget(
+            self.config.trainer.total_training_steps,
+            self.config.trainer.total_epochs,
+            len(self.train_dataset),
+            self.config.data.train_batch_size,
+        )
 
     def _build_replay_buffer(self):
         buffer = super()._build_replay_buffer()
