@@ -26,6 +26,9 @@ import statistics
 import sys
 from pathlib import Path
 
+from verl_ccrl.eval.contrast import difference
+from verl_ccrl.eval.results import find_run_files, load_runs
+
 VARIANT_LABELS = {"ccrl": "CoMT+CCRL", "outcome": "CoMT+outcome-RL", "brier": "CoMT+CCRL-brier"}
 SETTINGS = {  # name -> the recipe switches
     "off": {"ZERO_VARIANCE_FILTER": "off", "SKIP_PREDICTED_ZERO_VARIANCE": "0"},
@@ -64,17 +67,11 @@ def final_accuracy(curve: list[dict]) -> float | None:
 
 
 def eval_metrics(results_dir: Path, variant: str, seed: int, threshold: float) -> tuple[float | None, float | None]:
-    """Greedy evaluation on toy_id: (accuracy, overconfident-error rate at ``threshold``)."""
-    for path in sorted(results_dir.rglob("*.json")):
-        try:
-            run = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if not isinstance(run, dict) or run.get("benchmark") != "toy_id" or run.get("seed") != seed:
-            continue
-        if run.get("method") == VARIANT_LABELS[variant]:
-            metrics = run.get("metrics", {})
-            return metrics.get("accuracy"), metrics.get(f"overconfident_error_rate@{threshold:g}")
+    """Greedy evaluation on toy_id: (accuracy in %, overconfident-error rate at ``threshold``, a fraction)."""
+    for run in load_runs(find_run_files(str(results_dir))):
+        if run["benchmark"] == "toy_id" and run.get("seed") == seed and run["method"] == VARIANT_LABELS[variant]:
+            calibration = run["metrics"].get("calibration", {})
+            return run["metrics"].get("accuracy"), calibration.get(f"overconfident_error_rate@{threshold:g}")
     return None, None
 
 
@@ -106,15 +103,17 @@ def measure(settings: dict[str, Path], baseline: str, threshold: float) -> tuple
             mine = to_target(curve, target) if target is not None else None
             base = to_target(base_curve, target) if target is not None else None
             accuracy, overconfident = eval_metrics(directory / "results", variant, seed, threshold)
+            steps = [float(point["wall"]) for point in curve]
             rows.append(
                 {"setting": setting, "variant": variant, "seed": seed, "target": target,
+                 "seconds_per_step": steps[-1] / len(steps) if steps else None,
                  "tokens_to_target": mine and mine[0], "wall_to_target": mine and mine[1],
                  "token_speedup": base[0] / mine[0] if mine and base and mine[0] else None,
                  "wall_speedup": base[1] / mine[1] if mine and base and mine[1] else None,
                  "total_tokens": curve[-1]["tokens"] if curve else None,
                  "final_accuracy": accuracy, "overconfident_error": overconfident}
             )  # fmt: skip
-    return rows, table(rows, baseline, threshold)
+    return rows, table(rows, baseline, threshold) + "\n\n" + paired_table(rows, baseline, threshold)
 
 
 def table(rows: list[dict], baseline: str, threshold: float) -> str:
@@ -141,6 +140,51 @@ def table(rows: list[dict], baseline: str, threshold: float) -> str:
                 f"| {_mean_sd([row['wall_to_target'] for row in mine])} s ({_mean_sd([row['wall_speedup'] for row in mine])}x) "
                 f"| {_mean_sd(accuracies)} | {_mean_sd([row['overconfident_error'] for row in mine])} | {met} |"
             )
+    return "\n".join(lines)
+
+
+PAIRED_COLUMNS = (  # row key, column title, scale
+    ("final_accuracy", "final ID accuracy (points)", 1.0),
+    ("overconfident_error", "overconfident errors @{t} (points)", 100.0),
+    ("tokens_to_target", "tokens to target (thousands)", 1e-3),
+    ("total_tokens", "generated tokens (thousands)", 1e-3),
+    ("seconds_per_step", "seconds a step", 1.0),
+)
+
+
+def paired_table(rows: list[dict], baseline: str, threshold: float) -> str:
+    """Each setting minus the baseline, seed by seed, with the 95 % interval of ``verl_ccrl.eval.contrast``."""
+    title = " | ".join(name.format(t=f"{threshold:g}") for _, name, _ in PAIRED_COLUMNS)
+    lines = [f"| reward | setting - {baseline} | {title} |", "|---|---|" + "---|" * len(PAIRED_COLUMNS)]
+    marked = total = 0
+    for variant in sorted({row["variant"] for row in rows}):
+        of = {(row["setting"], row["seed"]): row for row in rows if row["variant"] == variant}
+        for setting in dict.fromkeys(row["setting"] for row in rows):
+            if setting == baseline:
+                continue
+            cells = []
+            for key, _, scale in PAIRED_COLUMNS:
+                per_seed = {
+                    seed: None if row[key] is None else row[key] * scale for (name, seed), row in of.items()
+                    if name == setting
+                }  # fmt: skip
+                base = {
+                    seed: None if row[key] is None else row[key] * scale for (name, seed), row in of.items()
+                    if name == baseline
+                }  # fmt: skip
+                found = difference(per_seed, base)
+                total += found is not None
+                marked += bool(found and found.excludes_zero)
+                cells.append(
+                    "n/a" if found is None
+                    else f"{found.mean:+.3g} [{found.low:+.3g}, {found.high:+.3g}] (n={found.n})"
+                    + (" **\\***" if found.excludes_zero else "")
+                )  # fmt: skip
+            lines.append(f"| {variant} | {setting} | " + " | ".join(cells) + " |")
+    lines.append(
+        f"\nPaired by seed (same start, data order and sampling seeds until the switch first acts); 95 % interval "
+        f"(Student's t). **\\*** marks an interval that excludes 0: {marked} of {total}."
+    )
     return "\n".join(lines)
 
 

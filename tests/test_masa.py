@@ -18,6 +18,7 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
+from verl_ccrl.eval.results import RUN_SCHEMA
 from verl_ccrl.masa import OUTCOME_METRIC, MasaConfig, PromptHistory, group_outcome, prompt_key
 from verl_ccrl.reward_info import RewardInfo, encode
 
@@ -257,8 +258,8 @@ def _write_run(directory: Path, variant: str, seed: int, points: list[tuple[floa
     (directory / "logs" / f"toy_{variant}_seed{seed}.jsonl").write_text("\n".join(lines) + "\n")
     (directory / "results").mkdir(exist_ok=True)
     labels = {"ccrl": "CoMT+CCRL", "outcome": "CoMT+outcome-RL"}
-    run = {"method": labels[variant], "benchmark": "toy_id", "seed": seed,
-           "metrics": {"accuracy": accuracy, "overconfident_error_rate@0.9": 0.1}}  # fmt: skip
+    run = {"schema": RUN_SCHEMA, "method": labels[variant], "model_name": "toy-qwen2", "benchmark": "toy_id",
+           "seed": seed, "metrics": {"accuracy": accuracy, "calibration": {"overconfident_error_rate@0.9": 0.1}}}  # fmt: skip
     (directory / "results" / f"{variant}{seed}.json").write_text(json.dumps(run))
 
 
@@ -273,7 +274,21 @@ def test_the_measurement_counts_tokens_to_the_baselines_final_accuracy(tmp_path)
     row = next(row for row in rows if row["setting"] == "filter")
     assert row["target"] == 0.6 and row["tokens_to_target"] == 200 and row["token_speedup"] == 2.0
     assert row["wall_speedup"] == 1.0 and row["final_accuracy"] == 61.0 and row["overconfident_error"] == 0.1
-    assert "| ccrl | filter | 1/1 |" in text and text.rstrip().endswith("| yes |")
+    assert next(line for line in text.splitlines() if line.startswith("| ccrl | filter | 1/1 |")).endswith("| yes |")
+
+
+def test_the_measurement_gives_each_settings_paired_difference_from_the_baseline_with_an_interval(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import masa_toy
+
+    for seed, (base, skip) in enumerate([(60.0, 64.0), (62.0, 65.0), (61.0, 66.0)], start=1):
+        _write_run(tmp_path / "off", "outcome", seed, [(100, 0.5), (100, 0.6)], base)
+        _write_run(tmp_path / "skip", "outcome", seed, [(100, 0.5), (100, 0.7)], skip)
+    _, text = masa_toy.measure({"off": tmp_path / "off", "skip": tmp_path / "skip"}, "off", 0.9)
+    row = next(line for line in text.splitlines() if line.startswith("| outcome | skip | +4 ["))
+    # Differences 4, 3, 5: mean 4, sd 1, t(2) = 4.303: 4 +- 2.48, above 0.
+    assert "+4 [+1.52, +6.48] (n=3) **\\***" in row
+    assert "| +0 [+0, +0] (n=3) | +0 [+0, +0] (n=3) |" in row  # same tokens, same seconds a step
 
 
 def test_the_plan_validates_during_training_and_starts_every_setting_from_one_checkpoint():
