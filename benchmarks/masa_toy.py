@@ -188,17 +188,20 @@ def paired_table(rows: list[dict], baseline: str, threshold: float) -> str:
     return "\n".join(lines)
 
 
-def plan(out_root: str, preset: str, seeds: str, test_freq: int, n_rl: int, variants: str, sft_model: str) -> str:
+def plan(
+    out_root: str, preset: str, seeds: str, test_freq: int, n_rl: int, variants: str, sft_model: str, skip_history: int
+) -> str:
     """The toy_world.sh runs. ``n_rl`` RL prompts: the skip learns from a prompt's past groups, so prompts must come
-    round several times (the presets draw 40 steps x 16 = 640 prompts: of 1000, each once, and the skip would never
-    act). Every setting starts from ``sft_model`` when given (one start), else trains its own SFT checkpoint."""
+    round again (the presets draw 40 steps x 16 = 640 prompts: of 1000, each once, and the skip would never act);
+    it acts from a prompt's ``skip_history`` + 1st appearance. Every setting starts from ``sft_model`` when given (one
+    start), else trains its own SFT checkpoint."""
     start = f"SFT_MODEL={sft_model} " if sft_model else ""
     commands = []
     for setting, switches in SETTINGS.items():
         env = " ".join(f"{key}={value}" for key, value in switches.items())
         commands.append(
             f'{start}OUT_DIR={out_root}/{setting} PRESET={preset} SEEDS="{seeds}" VARIANTS="{variants}" COT_SFT=0 '
-            f"N_RL={n_rl} TEST_FREQ={test_freq} {env} bash recipes/toy_world.sh"
+            f"N_RL={n_rl} TEST_FREQ={test_freq} SKIP_HISTORY={skip_history} {env} bash recipes/toy_world.sh"
         )
     return "\n".join(commands)
 
@@ -211,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     planner.add_argument("--preset", default="full")
     planner.add_argument("--seeds", default="1 2 3")
     planner.add_argument("--test-freq", type=int, default=2, help="validation every N steps (the accuracy curve)")
-    planner.add_argument("--n-rl", type=int, default=64, help="RL prompts; few enough to come round (skip needs it)")
+    planner.add_argument("--n-rl", type=int, default=160, help="RL prompts; few enough to come round (skip needs it)")
+    planner.add_argument("--skip-history", type=int, default=1, help="SKIP_HISTORY: uniform groups before a skip")
     planner.add_argument("--variants", default="ccrl outcome", help="toy_world.sh VARIANTS of every setting")
     planner.add_argument("--sft-model", default="", help="one SFT checkpoint every setting starts from (SFT_MODEL)")
     tabler = sub.add_parser("table", help="tokens and wall clock to target, final accuracy, overconfident errors")
@@ -221,7 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     tabler.add_argument("--out", help="also write the table (markdown) and the per-run rows (.json beside it)")
     args = parser.parse_args(argv)
     if args.command == "plan":
-        print(plan(args.out_root, args.preset, args.seeds, args.test_freq, args.n_rl, args.variants, args.sft_model))
+        print(
+            plan(
+                args.out_root, args.preset, args.seeds, args.test_freq, args.n_rl, args.variants, args.sft_model,
+                args.skip_history,
+            )
+        )  # fmt: skip
         return 0
     settings = dict(item.split("=", 1) for item in args.runs)
     if args.baseline not in settings:

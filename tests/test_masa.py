@@ -295,10 +295,11 @@ def test_the_plan_validates_during_training_and_starts_every_setting_from_one_ch
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import masa_toy
 
-    commands = masa_toy.plan("o", "quick", "1 2 3", 5, 64, "outcome", "sft_dir").splitlines()
+    commands = masa_toy.plan("o", "quick", "1 2 3", 5, 160, "outcome", "sft_dir", 1).splitlines()
     assert len(commands) == len(masa_toy.SETTINGS)
     assert all(
-        "TEST_FREQ=5" in c and c.startswith("SFT_MODEL=sft_dir ") and 'VARIANTS="outcome"' in c for c in commands
+        "TEST_FREQ=5 SKIP_HISTORY=1" in c and c.startswith("SFT_MODEL=sft_dir ") and 'VARIANTS="outcome"' in c
+        for c in commands
     )
     assert any("ZERO_VARIANCE_FILTER=outcome SKIP_PREDICTED_ZERO_VARIANCE=1" in command for command in commands)
 
