@@ -152,6 +152,10 @@ PAIRED_COLUMNS = (  # row key, column title, scale
 )
 
 
+def _per_seed(of: dict[tuple[str, int], dict], setting: str, key: str, scale: float) -> dict[int, float | None]:
+    return {seed: None if row[key] is None else row[key] * scale for (name, seed), row in of.items() if name == setting}
+
+
 def paired_table(rows: list[dict], baseline: str, threshold: float) -> str:
     """Each setting minus the baseline, seed by seed, with the 95 % interval of ``verl_ccrl.eval.contrast``."""
     title = " | ".join(name.format(t=f"{threshold:g}") for _, name, _ in PAIRED_COLUMNS)
@@ -164,15 +168,7 @@ def paired_table(rows: list[dict], baseline: str, threshold: float) -> str:
                 continue
             cells = []
             for key, _, scale in PAIRED_COLUMNS:
-                per_seed = {
-                    seed: None if row[key] is None else row[key] * scale for (name, seed), row in of.items()
-                    if name == setting
-                }  # fmt: skip
-                base = {
-                    seed: None if row[key] is None else row[key] * scale for (name, seed), row in of.items()
-                    if name == baseline
-                }  # fmt: skip
-                found = difference(per_seed, base)
+                found = difference(_per_seed(of, setting, key, scale), _per_seed(of, baseline, key, scale))
                 total += found is not None
                 marked += bool(found and found.excludes_zero)
                 cells.append(
