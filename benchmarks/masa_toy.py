@@ -36,7 +36,7 @@ SETTINGS = {  # name -> the recipe switches
     "skip": {"ZERO_VARIANCE_FILTER": "off", "SKIP_PREDICTED_ZERO_VARIANCE": "1"},
     "both": {"ZERO_VARIANCE_FILTER": "outcome", "SKIP_PREDICTED_ZERO_VARIANCE": "1"},
 }
-VAL_ACC = re.compile(r"^val-core/[^/]+/acc/mean@\d+$")
+VAL_ACC = re.compile(r"^val-core/.+/acc/mean@\d+$")  # the data source may hold slashes (ccrl/toy_world)
 
 
 def read_curve(path: Path) -> list[dict]:

@@ -253,7 +253,7 @@ def _write_run(directory: Path, variant: str, seed: int, points: list[tuple[floa
     for step, (tokens, val_acc) in enumerate(points, start=1):
         data = {"masa/generated_tokens": tokens, "timing_s/step": 10.0}
         if val_acc is not None:
-            data["val-core/toy/acc/mean@1"] = val_acc
+            data["val-core/ccrl/toy_world/acc/mean@1"] = val_acc  # the key as verl writes it for the toy world
         lines.append(json.dumps({"step": step, "data": data}))
     (directory / "logs" / f"toy_{variant}_seed{seed}.jsonl").write_text("\n".join(lines) + "\n")
     (directory / "results").mkdir(exist_ok=True)
