@@ -41,15 +41,18 @@ VAL_ACC = re.compile(r"^val-core/.+/acc/mean@\d+$")  # the data source may hold 
 
 def read_curve(path: Path) -> list[dict]:
     """Per logged step: cumulative generated tokens and wall seconds, and the validation accuracy where logged."""
-    tokens = wall = 0.0
+    tokens = wall = skipped = 0.0
     curve = []
     for line in path.read_text().splitlines():
         record = json.loads(line)
         data = record.get("data", {})
         tokens += float(data.get("masa/generated_tokens", 0.0))
         wall += float(data.get("timing_s/step", 0.0))
+        skipped += float(data.get("masa/skipped_prompts", 0.0))
         accuracy = next((float(value) for key, value in data.items() if VAL_ACC.match(key)), None)
-        curve.append({"step": record.get("step"), "tokens": tokens, "wall": wall, "accuracy": accuracy})
+        curve.append(
+            {"step": record.get("step"), "tokens": tokens, "wall": wall, "skipped": skipped, "accuracy": accuracy}
+        )
     return curve
 
 
@@ -111,6 +114,7 @@ def measure(settings: dict[str, Path], baseline: str, threshold: float) -> tuple
                  "token_speedup": base[0] / mine[0] if mine and base and mine[0] else None,
                  "wall_speedup": base[1] / mine[1] if mine and base and mine[1] else None,
                  "total_tokens": curve[-1]["tokens"] if curve else None,
+                 "skipped_prompts": curve[-1]["skipped"] if curve else None,
                  "final_accuracy": accuracy, "overconfident_error": overconfident}
             )  # fmt: skip
     return rows, table(rows, baseline, threshold) + "\n\n" + paired_table(rows, baseline, threshold)
@@ -119,8 +123,8 @@ def measure(settings: dict[str, Path], baseline: str, threshold: float) -> tuple
 def table(rows: list[dict], baseline: str, threshold: float) -> str:
     lines = [
         f"| reward | setting | seeds reaching target | tokens to target (speed-up) | wall to target (speed-up) "
-        f"| final ID accuracy | overconfident errors @{threshold:g} | goal met |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| final ID accuracy | overconfident errors @{threshold:g} | prompts held back | goal met |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for variant in sorted({row["variant"] for row in rows}):
         base = [row["final_accuracy"] for row in rows if row["variant"] == variant and row["setting"] == baseline]
@@ -138,7 +142,8 @@ def table(rows: list[dict], baseline: str, threshold: float) -> str:
                 f"| {variant} | {setting} | {len(speedups)}/{len(mine)} "
                 f"| {_mean_sd([row['tokens_to_target'] for row in mine])} ({_mean_sd(speedups)}x) "
                 f"| {_mean_sd([row['wall_to_target'] for row in mine])} s ({_mean_sd([row['wall_speedup'] for row in mine])}x) "
-                f"| {_mean_sd(accuracies)} | {_mean_sd([row['overconfident_error'] for row in mine])} | {met} |"
+                f"| {_mean_sd(accuracies)} | {_mean_sd([row['overconfident_error'] for row in mine])} "
+                f"| {_mean_sd([row['skipped_prompts'] for row in mine])} | {met} |"
             )
     return "\n".join(lines)
 

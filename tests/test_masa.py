@@ -251,7 +251,7 @@ def _write_run(directory: Path, variant: str, seed: int, points: list[tuple[floa
     (directory / "logs").mkdir(parents=True, exist_ok=True)
     lines = []
     for step, (tokens, val_acc) in enumerate(points, start=1):
-        data = {"masa/generated_tokens": tokens, "timing_s/step": 10.0}
+        data = {"masa/generated_tokens": tokens, "timing_s/step": 10.0, "masa/skipped_prompts": 1.0}
         if val_acc is not None:
             data["val-core/ccrl/toy_world/acc/mean@1"] = val_acc  # the key as verl writes it for the toy world
         lines.append(json.dumps({"step": step, "data": data}))
@@ -274,6 +274,7 @@ def test_the_measurement_counts_tokens_to_the_baselines_final_accuracy(tmp_path)
     row = next(row for row in rows if row["setting"] == "filter")
     assert row["target"] == 0.6 and row["tokens_to_target"] == 200 and row["token_speedup"] == 2.0
     assert row["wall_speedup"] == 1.0 and row["final_accuracy"] == 61.0 and row["overconfident_error"] == 0.1
+    assert row["skipped_prompts"] == 4  # one a step, summed over the run
     assert next(line for line in text.splitlines() if line.startswith("| ccrl | filter | 1/1 |")).endswith("| yes |")
 
 
