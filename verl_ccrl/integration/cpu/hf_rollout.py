@@ -59,8 +59,9 @@ COALESCE_SECONDS = 0.05
 COALESCE_MAX_SECONDS = 10.0
 # Rows decoded together at most (also capped by rollout.max_num_seqs; 1 serves one request at a time).
 MAX_BATCH_ROWS = 256
-# Intra-op threads of the server's decoding. The models served here are tiny: a second thread saves nothing and,
-# with the trainer's processes on the same cores, its spin-waits made a 32-row decode 14x slower (measured).
+# Intra-op threads of the server's decoding. The models served here are tiny: a second thread made a 256-row decode
+# 1.18x faster alone, 2.1x slower beside one busy process, and 1.6x slower with OMP_WAIT_POLICY=PASSIVE (no bit of the
+# output changed; python benchmarks/decode_threads.py).
 DECODE_THREADS = 1
 
 
