@@ -106,10 +106,9 @@ def measure(settings: dict[str, Path], baseline: str, threshold: float) -> tuple
             mine = to_target(curve, target) if target is not None else None
             base = to_target(base_curve, target) if target is not None else None
             accuracy, overconfident = eval_metrics(directory / "results", variant, seed, threshold)
-            steps = [float(point["wall"]) for point in curve]
             rows.append(
                 {"setting": setting, "variant": variant, "seed": seed, "target": target,
-                 "seconds_per_step": steps[-1] / len(steps) if steps else None,
+                 "seconds_per_step": curve[-1]["wall"] / len(curve) if curve else None,
                  "tokens_to_target": mine and mine[0], "wall_to_target": mine and mine[1],
                  "token_speedup": base[0] / mine[0] if mine and base and mine[0] else None,
                  "wall_speedup": base[1] / mine[1] if mine and base and mine[1] else None,
