@@ -15,7 +15,7 @@ import torch
 
 from verl_ccrl.entropy import entropy_from_logits
 from verl_ccrl.eval.generation import generate_with_entropies
-from verl_ccrl.integration.cpu.batch_decode import DecodeRow, decode_batch
+from verl_ccrl.integration.cpu.batch_decode import DecodeRow, _next_tokens, _prepared, decode_batch
 
 BASE_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "toy_world/checkpoints/base")
 MAX_NEW_TOKENS = 160
@@ -109,6 +109,40 @@ def test_a_batch_mixing_sampling_params_serves_each_row_its_own(model_and_prompt
             logits = model(input_ids=torch.tensor([prompt + result.token_ids])).logits[0].float()
         predicted = logits[len(prompt) - 1 : -1] / temperature
         torch.testing.assert_close(torch.tensor(result.entropies), entropy_from_logits(predicted), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(temperature=1.0),
+        dict(temperature=0.7),
+        dict(temperature=1.3, top_k=5),
+        dict(temperature=1.0, top_p=0.8),
+        dict(temperature=0.9, repetition_penalty=1.2),
+        dict(temperature=0.0),
+    ],
+    ids=["plain", "tempered", "top-k", "top-p", "repetition penalty", "greedy"],
+)
+def test_the_batched_draw_is_the_one_torch_multinomial_makes_row_by_row(params):
+    vocab, batch, steps = 397, 12, 20
+    rows = [DecodeRow(prompt_ids=[1, 2, 3], max_new_tokens=1, seed=seed, **params) for seed in range(batch)]
+    # Every third row greedy: a batch mixing greedy and sampled rows keeps each row's own stream.
+    rows = [DecodeRow([1], max_new_tokens=1, temperature=0.0) if i % 3 == 2 else row for i, row in enumerate(rows)]
+    histories = [torch.tensor([1, 5, 9])] * batch
+    batched = [torch.Generator().manual_seed(seed) for seed in range(batch)]
+    reference = [torch.Generator().manual_seed(seed) for seed in range(batch)]
+    logits = torch.randn(steps, batch, vocab, generator=torch.Generator().manual_seed(0)) * 4
+    for step in range(steps):
+        active = [i for i in range(batch) if (i + step) % 5]  # some rows already finished
+        expected = []
+        for i in active:
+            row = rows[i]
+            if row.temperature == 0:
+                expected.append(int(torch.argmax(logits[step, i])))
+                continue
+            probs = torch.softmax(_prepared(row, logits[step, i], histories[i]), dim=-1)
+            expected.append(int(torch.multinomial(probs, 1, generator=reference[i])))
+        assert _next_tokens(rows, active, logits[step], histories, batched) == expected
 
 
 def test_same_seed_gives_the_same_sample_and_another_seed_another(model_and_prompts):
