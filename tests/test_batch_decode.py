@@ -15,7 +15,14 @@ import torch
 
 from verl_ccrl.entropy import entropy_from_logits
 from verl_ccrl.eval.generation import generate_with_entropies
-from verl_ccrl.integration.cpu.batch_decode import DecodeRow, _next_tokens, _prepared, decode_batch
+from verl_ccrl.integration.cpu.batch_decode import (
+    DecodeRow,
+    _left_padded,
+    _next_tokens,
+    _preallocated_cache,
+    _prepared,
+    decode_batch,
+)
 
 BASE_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "toy_world/checkpoints/base")
 MAX_NEW_TOKENS = 160
@@ -80,6 +87,28 @@ def test_in_a_fixed_shape_a_row_is_bit_identical_whatever_else_is_in_its_batch(m
     everything = decode_batch(model, rows + rows, pad_token_id=0, shape=shape)[8]
     assert alone == shuffled == everything
     assert alone.token_ids[-1] == tokenizer.eos_token_id
+
+
+def test_the_preallocated_cache_gives_the_logits_of_transformers_own_cache_bit_for_bit(model_and_prompts):
+    from transformers import DynamicCache
+
+    model, tokenizer, prompts = model_and_prompts
+    rows = [_row(p, tokenizer, temperature=0.0) for p in prompts]
+    width = max(len(p) for p in prompts)
+    input_ids, attention_mask = _left_padded(rows, 0, (len(rows), width))
+    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    runs = []
+    for cache in (DynamicCache(config=model.config), _preallocated_cache(model, capacity=width + 8)):
+        ids, mask, positions, logits = input_ids, attention_mask, position_ids, []
+        with torch.inference_mode():
+            for _ in range(8):
+                step = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache).logits
+                logits.append(step[:, -1, :])
+                ids = torch.argmax(step[:, -1:, :], dim=-1)
+                mask = torch.cat([mask, torch.ones_like(ids)], dim=-1)
+                positions = positions[:, -1:] + 1
+        runs.append(torch.stack(logits))
+    assert torch.equal(runs[0], runs[1])
 
 
 def test_a_shape_too_small_for_the_batch_is_refused(model_and_prompts):

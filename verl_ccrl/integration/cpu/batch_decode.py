@@ -168,6 +168,39 @@ def _left_padded(
     return input_ids, attention_mask
 
 
+def _preallocated_cache(model: Any, capacity: int) -> Any:
+    """A transformers ``DynamicCache`` whose layers keep keys and values in buffers of ``capacity`` positions.
+
+    ``DynamicLayer`` appends each step's keys with ``torch.cat``, copying the whole cache every token (a fifth of
+    the toy world's decode time). Here a step writes its slot in place and attention reads a view of the filled
+    positions: the same values in the same shape, so every logit stays bit-identical
+    (``tests/test_batch_decode.py``). Not for beam search or cropping (``decode_batch`` uses neither).
+    """
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    class PreallocatedLayer(DynamicLayer):
+        def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+            super().lazy_initialization(key_states, value_states)
+            self.key_buffer = key_states.new_empty((*key_states.shape[:2], capacity, key_states.shape[3]))
+            self.value_buffer = value_states.new_empty((*value_states.shape[:2], capacity, value_states.shape[3]))
+            self.filled = 0
+
+        def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            end = self.filled + key_states.shape[-2]
+            self.key_buffer[:, :, self.filled : end] = key_states
+            self.value_buffer[:, :, self.filled : end] = value_states
+            self.filled = end
+            self.keys, self.values = self.key_buffer[:, :, :end], self.value_buffer[:, :, :end]
+            return self.keys, self.values
+
+    cache = DynamicCache(config=model.config)
+    cache.layers = [PreallocatedLayer() for _ in cache.layers]
+    return cache
+
+
 def decode_batch(
     model: Any, rows: Sequence[DecodeRow], *, pad_token_id: int, shape: tuple[int, int] | None = None
 ) -> list[DecodeResult]:
@@ -179,8 +212,6 @@ def decode_batch(
     a batch of 1 and one of 12), so only a fixed shape makes a row's result independent of its batch. Default: the
     rows as given, padded to the longest prompt. Rows with an empty prompt are rejected.
     """
-    from transformers import DynamicCache
-
     if not rows:
         return []
     for index, row in enumerate(rows):
@@ -207,7 +238,7 @@ def decode_batch(
     entropies: list[list[float]] = [[] for _ in rows]
     log_probs: list[list[float]] = [[] for _ in rows]
     finish: list[str | None] = [None] * requested + ["idle"] * (len(rows) - requested)
-    cache = DynamicCache(config=model.config)
+    cache = _preallocated_cache(model, shape[1] + max(row.max_new_tokens for row in rows))
     with torch.inference_mode():
         logits = model(
             input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, past_key_values=cache
