@@ -61,7 +61,7 @@ COALESCE_MAX_SECONDS = 10.0
 MAX_BATCH_ROWS = 256
 # Intra-op threads of the server's decoding. The models served here are tiny: a second thread made a 256-row decode
 # 1.18x faster alone, 2.1x slower beside one busy process, and 1.6x slower with OMP_WAIT_POLICY=PASSIVE (no bit of the
-# output changed; python benchmarks/decode_threads.py).
+# output changed; python benchmarks/hf_cpu_decode.py).
 DECODE_THREADS = 1
 
 

@@ -1,12 +1,14 @@
-"""hf_cpu's decode at 1 and 2 intra-op threads: what a second thread buys, and whether it changes any bit.
+"""hf_cpu's decode: what its loop's two shortcuts and a second intra-op thread buy, and whether any changes a bit.
 
-    python benchmarks/decode_threads.py [--prompts 16] [--samples 16] [--repeats 3] [--busy-neighbour]
+    python benchmarks/hf_cpu_decode.py [--prompts 16] [--samples 16] [--repeats 3] [--busy-neighbour]
 
 One GRPO step's generation of the toy-world quick preset, decoded as the ``hf_cpu`` server decodes it under
 ``rollout.full_determinism`` (:func:`verl_ccrl.integration.cpu.batch_decode.decode_batch`, one fixed shape of
 prompts x samples rows by 96 prompt tokens, each row with its own seed, at most 160 new tokens), from the committed
 toy base model. Each setting runs in a fresh process, since OpenMP reads ``OMP_WAIT_POLICY`` once, at start-up:
-``1 thread``; ``2 threads`` (OpenMP's default: idle threads spin a while before sleeping); ``2 threads, passive``
+``textbook loop`` (1 thread, with transformers' ``DynamicCache``, which copies the cache with ``torch.cat`` every
+token, and ``torch.multinomial`` row by row: the loop without ``decode_batch``'s preallocated cache and batched
+draw); ``1 thread``; ``2 threads`` (OpenMP's default: idle threads spin a while before sleeping); ``2 threads, passive``
 (``OMP_WAIT_POLICY=PASSIVE``: idle threads sleep at once). ``--busy-neighbour`` keeps one other process computing
 throughout, as verl's trainer or agent loop would if they ran during the decode. Prints the median seconds of each,
 the ratios to 1 thread, and whether every setting decoded the same tokens, entropies and log-probs, bit for bit.
@@ -26,7 +28,34 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTINGS = (("1 thread", 1, None), ("2 threads", 2, None), ("2 threads, passive", 2, "PASSIVE"))
+SETTINGS = (
+    ("textbook loop", 1, None, True),
+    ("1 thread", 1, None, False),
+    ("2 threads", 2, None, False),
+    ("2 threads, passive", 2, "PASSIVE", False),
+)
+
+
+def use_textbook_loop() -> None:
+    """Swap ``decode_batch``'s preallocated cache and batched draw for transformers' cache and a per-row draw."""
+    import torch
+    from transformers import DynamicCache
+
+    from verl_ccrl.integration.cpu import batch_decode
+
+    def next_tokens_row_by_row(rows, active, logits, histories, generators):
+        tokens = []
+        for index in active:
+            row = rows[index]
+            if row.temperature == 0:
+                tokens.append(int(torch.argmax(logits[index])))
+                continue
+            probs = torch.softmax(batch_decode._prepared(row, logits[index], histories[index]), dim=-1)
+            tokens.append(int(torch.multinomial(probs, 1, generator=generators[index])))
+        return tokens
+
+    batch_decode._preallocated_cache = lambda model, capacity: DynamicCache(config=model.config)
+    batch_decode._next_tokens = next_tokens_row_by_row
 
 
 def decode_once(prompts: int, samples: int, repeats: int) -> dict:
@@ -69,11 +98,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed decodes per setting; the median is printed")
     parser.add_argument("--busy-neighbour", action="store_true", help="one other process computes throughout")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--textbook", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         import torch
 
         torch.set_num_threads(args.child)
+        if args.textbook:
+            use_textbook_loop()
         print(json.dumps(decode_once(args.prompts, args.samples, args.repeats)))
         return
     stop = multiprocessing.Event()
@@ -82,13 +114,14 @@ def main() -> None:
         neighbour.start()
     measured = {}
     try:
-        for label, threads, policy in SETTINGS:
+        for label, threads, policy, textbook in SETTINGS:
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
             env.pop("OMP_WAIT_POLICY", None)
             if policy:
                 env["OMP_WAIT_POLICY"] = policy
             command = [sys.executable, __file__, "--child", str(threads), "--prompts", str(args.prompts),
                        "--samples", str(args.samples), "--repeats", str(args.repeats)]  # fmt: skip
+            command += ["--textbook"] if textbook else []
             output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
             measured[label] = json.loads(output.strip().splitlines()[-1])
     finally:
