@@ -1,13 +1,15 @@
-"""What the hf_cpu rollout's batching buys: the toy world's GRPO steps with one request at a time and batched.
+"""What the hf_cpu rollout's batching and a second agent-loop worker buy: the toy world's GRPO steps side by side.
 
-    python benchmarks/rollout_batching.py [--steps 6] [--workdir /tmp/ccrl_rollout_batching]
+    python benchmarks/rollout_batching.py [--steps 6] [--batch 8] [--samples 8] [--runs ...] [--workdir DIR]
 
-Both runs are ``recipes/toy_world.sh`` RL from the committed toy base model (``SFT_MODEL``, no SFT), one seed, the
-quick preset's batch (``TRAIN_BATCH_SIZE`` prompts x ``ROLLOUT_N`` samples), with ``rollout.full_determinism``:
-``one-at-a-time`` sets ``ROLLOUT_BATCH=1`` (the server decodes each request alone, as hf_cpu did before batching),
-``batched`` decodes a step's requests together. The times are verl's own per-step timings from its file logger
-(``timing_s/gen``, ``timing_s/update_actor``, ``timing_s/step``); the first step (warm-up) is left out of the means.
-Prints both runs side by side and the ratios gen / update_actor and one-at-a-time / batched.
+The runs are ``recipes/toy_world.sh`` RL from the committed toy base model (``SFT_MODEL``, no SFT), one seed,
+``--batch`` prompts x ``--samples`` samples a step, with ``rollout.full_determinism``: ``one-at-a-time`` sets
+``ROLLOUT_BATCH=1`` (the server decodes each request alone, as hf_cpu did before batching), ``batched`` decodes a
+step's requests together, ``2-agent-workers`` also splits the step's samples between two agent-loop workers and two
+reward workers (``AGENT_WORKERS=2``; it must change no training number). The times are verl's own per-step timings
+from its file logger (``timing_s/gen``, ``timing_s/update_actor``, ``timing_s/step``); the first step (warm-up) is
+left out of the means.
+Prints the runs side by side, each column's ratio to the previous one, and gen / update_actor.
 """
 
 from __future__ import annotations
@@ -33,7 +35,17 @@ def step_timings(log_path: Path) -> list[dict[str, float]]:
     return steps
 
 
-def run_study(workdir: Path, label: str, steps: int, batch: int, samples: int, rollout_batch: str | None) -> Path:
+def training_numbers(log_path: Path) -> list[dict[str, float]]:
+    """Each step's logged numbers without the ones that measure time or memory."""
+    steps = []
+    for line in log_path.read_text().splitlines():
+        data = json.loads(line).get("data", {})
+        steps.append({key: value for key, value in data.items() if not key.startswith(("timing_s/", "perf/"))
+                      and "/perf/" not in key and "time" not in key})  # fmt: skip
+    return steps
+
+
+def run_study(workdir: Path, label: str, steps: int, batch: int, samples: int, settings: dict[str, str]) -> Path:
     out_dir = workdir / label
     env = {
         **os.environ,
@@ -48,12 +60,18 @@ def run_study(workdir: Path, label: str, steps: int, batch: int, samples: int, r
         "PYTHON": sys.executable,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    if rollout_batch is not None:
-        env["ROLLOUT_BATCH"] = rollout_batch
+    env.update(settings)
     workdir.mkdir(parents=True, exist_ok=True)
     with open(workdir / f"{label}.log", "w") as log:
         subprocess.run(["bash", str(ROOT / "recipes" / "toy_world.sh")], env=env, stdout=log, stderr=log, check=True)
     return out_dir / "logs" / "toy_ccrl_seed1.jsonl"
+
+
+RUNS = {
+    "one-at-a-time": {"ROLLOUT_BATCH": "1", "AGENT_WORKERS": "1"},
+    "batched": {"AGENT_WORKERS": "1"},
+    "2-agent-workers": {"AGENT_WORKERS": "2"},
+}
 
 
 def main() -> int:
@@ -61,24 +79,31 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=6, help="GRPO steps per run (the first is warm-up)")
     parser.add_argument("--batch", type=int, default=8, help="prompts per step (TRAIN_BATCH_SIZE)")
     parser.add_argument("--samples", type=int, default=8, help="samples per prompt (ROLLOUT_N)")
+    parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS), help="settings, in this order")
     parser.add_argument("--workdir", default="/tmp/ccrl_rollout_batching")
     args = parser.parse_args()
     if args.steps < 3:
         parser.error("--steps must be at least 3: the first step is warm-up and one step is no mean")
 
-    means = {}
-    for label, rollout_batch in (("one-at-a-time", "1"), ("batched", None)):
-        log = run_study(Path(args.workdir), label, args.steps, args.batch, args.samples, rollout_batch)
-        timings = step_timings(log)[1:]
+    means, logs = {}, {}
+    for label in args.runs:
+        logs[label] = run_study(Path(args.workdir), label, args.steps, args.batch, args.samples, RUNS[label])
+        timings = step_timings(logs[label])[1:]
         means[label] = {phase: statistics.fmean(step[phase] for step in timings) for phase in PHASES}
 
     print(f"toy world GRPO, {args.batch} prompts x {args.samples} samples, steps 2-{args.steps} (seconds per step)")
-    print(f"{'phase':<14}" + "".join(f"{label:>15}" for label in means) + f"{'ratio':>10}")
+    print(f"{'phase':<14}" + "".join(f"{label:>17}" for label in means) + "   ratios to the previous column")
     for phase in PHASES:
-        one, batched = means["one-at-a-time"][phase], means["batched"][phase]
-        print(f"{phase:<14}{one:>15.2f}{batched:>15.2f}{one / batched:>9.2f}x")
+        values = [means[label][phase] for label in args.runs]
+        ratios = "".join(f"{before / after:>8.2f}x" for before, after in zip(values, values[1:]))
+        print(f"{phase:<14}" + "".join(f"{value:>17.2f}" for value in values) + ratios)
     for label, phases in means.items():
         print(f"gen / update_actor ({label}): {phases['gen'] / phases['update_actor']:.2f}")
+    # One request at a time decodes in another matrix shape, so its samples may differ in the last bits.
+    batched = [label for label in args.runs if label != "one-at-a-time"]
+    if len(batched) > 1:
+        same = len({json.dumps(training_numbers(logs[label])) for label in batched}) == 1
+        print(f"every step's training numbers (rewards, losses, lengths) the same in {', '.join(batched)}: {same}")
     return 0
 
 

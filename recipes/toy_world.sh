@@ -115,6 +115,11 @@ fi
 determinism=(actor_rollout_ref.rollout.full_determinism=True
              "actor_rollout_ref.rollout.max_num_seqs=${ROLLOUT_BATCH:-$((TRAIN_BATCH_SIZE * ROLLOUT_N))}"
              actor_rollout_ref.actor.fsdp_config.full_determinism=True)
+# AGENT_WORKERS agent-loop and reward workers share a step's per-sample work (building requests, scoring,
+# transfer-queue puts): each sample's seed, not its worker, decides its draw, so the count changes no number.
+if [ "$DEVICE" = cpu ]; then
+  determinism+=("actor_rollout_ref.rollout.agent.num_workers=${AGENT_WORKERS:-1}" "reward.num_workers=${AGENT_WORKERS:-1}")
+fi
 curve_args=()
 for seed in $SEEDS; do
   for variant in $VARIANTS; do
