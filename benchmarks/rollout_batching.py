@@ -1,6 +1,6 @@
 """What the hf_cpu rollout's batching and a second agent-loop worker buy: the toy world's GRPO steps side by side.
 
-    python benchmarks/rollout_batching.py [--steps 6] [--batch 8] [--samples 8] [--runs ...] [--workdir DIR]
+    python benchmarks/rollout_batching.py [--steps 6] [--batch 8] [--samples 8] [--runs ...] [--workdir DIR] [--reuse]
 
 The runs are ``recipes/toy_world.sh`` RL from the committed toy base model (``SFT_MODEL``, no SFT), one seed,
 ``--batch`` prompts x ``--samples`` samples a step, with ``rollout.full_determinism``: ``one-at-a-time`` sets
@@ -9,7 +9,8 @@ step's requests together, ``2-agent-workers`` also splits the step's samples bet
 reward workers (``AGENT_WORKERS=2``; it must change no training number). The times are verl's own per-step timings
 from its file logger (``timing_s/gen``, ``timing_s/update_actor``, ``timing_s/step``); the first step (warm-up) is
 left out of the means.
-Prints the runs side by side, each column's ratio to the previous one, and gen / update_actor.
+Prints the runs side by side, each column's ratio to the previous one, and gen / update_actor. ``--reuse`` reads
+the runs already in ``--workdir`` again instead of running them.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def training_numbers(log_path: Path) -> list[dict[str, float]]:
     steps = []
     for line in log_path.read_text().splitlines():
         data = json.loads(line).get("data", {})
-        steps.append({key: value for key, value in data.items() if not key.startswith(("timing_s/", "perf/"))
+        steps.append({key: value for key, value in data.items() if not key.startswith(("timing", "perf/"))
                       and "/perf/" not in key and "time" not in key})  # fmt: skip
     return steps
 
@@ -81,13 +82,17 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=8, help="samples per prompt (ROLLOUT_N)")
     parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS), help="settings, in this order")
     parser.add_argument("--workdir", default="/tmp/ccrl_rollout_batching")
+    parser.add_argument("--reuse", action="store_true", help="read the runs already in --workdir, run nothing")
     args = parser.parse_args()
     if args.steps < 3:
         parser.error("--steps must be at least 3: the first step is warm-up and one step is no mean")
 
     means, logs = {}, {}
     for label in args.runs:
-        logs[label] = run_study(Path(args.workdir), label, args.steps, args.batch, args.samples, RUNS[label])
+        logs[label] = (
+            Path(args.workdir) / label / "logs" / "toy_ccrl_seed1.jsonl" if args.reuse
+            else run_study(Path(args.workdir), label, args.steps, args.batch, args.samples, RUNS[label])
+        )  # fmt: skip
         timings = step_timings(logs[label])[1:]
         means[label] = {phase: statistics.fmean(step[phase] for step in timings) for phase in PHASES}
 

@@ -117,8 +117,9 @@ determinism=(actor_rollout_ref.rollout.full_determinism=True
              actor_rollout_ref.actor.fsdp_config.full_determinism=True)
 # AGENT_WORKERS agent-loop and reward workers share a step's per-sample work (building requests, scoring,
 # transfer-queue puts): each sample's seed, not its worker, decides its draw, so the count changes no number.
+# Two made a 16 x 16 step 1.24x faster than one on 2 cores (benchmarks/rollout_batching.py, docs/benchmarks.md).
 if [ "$DEVICE" = cpu ]; then
-  determinism+=("actor_rollout_ref.rollout.agent.num_workers=${AGENT_WORKERS:-1}" "reward.num_workers=${AGENT_WORKERS:-1}")
+  determinism+=("actor_rollout_ref.rollout.agent.num_workers=${AGENT_WORKERS:-2}" "reward.num_workers=${AGENT_WORKERS:-2}")
 fi
 curve_args=()
 for seed in $SEEDS; do

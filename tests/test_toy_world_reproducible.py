@@ -1,5 +1,6 @@
 """Same seed, same numbers: the toy-world recipe's RL (verl's real GRPO trainer, the hf_cpu rollout) run twice with
-one seed gives bit-identical actor weights and evaluation results; another seed gives other weights.
+one seed gives bit-identical actor weights and evaluation results, with one agent-loop worker or two (the recipe's
+default on CPU); another seed gives other weights.
 
 Two recipe runs, three 2-step RL runs in all, from the committed base model (``SFT_MODEL``: no SFT stage); about
 3-5 minutes on two cores, most of it Ray and worker start-up.
@@ -31,10 +32,11 @@ SMALL_STUDY = {
 }
 
 
-def _study(out_dir: Path, seeds: str) -> None:
+def _study(out_dir: Path, seeds: str, **settings: str) -> None:
     env = {
         **os.environ,
         **SMALL_STUDY,
+        **settings,
         "SEEDS": seeds,
         "OUT_DIR": str(out_dir),
         "PYTHON": sys.executable,
@@ -73,11 +75,11 @@ def _eval_metrics(out_dir: Path, seed: int) -> dict[str, dict]:
 def two_studies(tmp_path_factory):
     first, second = tmp_path_factory.mktemp("first") / "study", tmp_path_factory.mktemp("second") / "study"
     _study(first, "1 2")
-    _study(second, "1")
+    _study(second, "1", AGENT_WORKERS="1")
     return first, second
 
 
-def test_the_same_seed_trains_bit_identical_weights(two_studies):
+def test_the_same_seed_trains_bit_identical_weights_with_one_agent_worker_or_two(two_studies):
     first, second = two_studies
     assert _actor_weights(first, 1) == _actor_weights(second, 1)
 
