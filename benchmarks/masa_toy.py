@@ -40,8 +40,9 @@ VAL_ACC = re.compile(r"^val-core/.+/acc/mean@\d+$")  # the data source may hold 
 
 
 def read_curve(path: Path) -> list[dict]:
-    """Per logged step: cumulative generated tokens and wall seconds, and the validation accuracy where logged."""
-    tokens = wall = skipped = 0.0
+    """Per logged step: cumulative generated tokens, wall seconds, prompts held back and groups filtered, and the
+    validation accuracy where logged."""
+    tokens = wall = skipped = filtered = 0.0
     curve = []
     for line in path.read_text().splitlines():
         record = json.loads(line)
@@ -49,10 +50,12 @@ def read_curve(path: Path) -> list[dict]:
         tokens += float(data.get("masa/generated_tokens", 0.0))
         wall += float(data.get("timing_s/step", 0.0))
         skipped += float(data.get("masa/skipped_prompts", 0.0))
+        filtered += float(data.get("masa/filtered_groups", 0.0))
         accuracy = next((float(value) for key, value in data.items() if VAL_ACC.match(key)), None)
         curve.append(
-            {"step": record.get("step"), "tokens": tokens, "wall": wall, "skipped": skipped, "accuracy": accuracy}
-        )
+            {"step": record.get("step"), "tokens": tokens, "wall": wall, "skipped": skipped, "filtered": filtered,
+             "accuracy": accuracy}
+        )  # fmt: skip
     return curve
 
 
@@ -62,6 +65,13 @@ def to_target(curve: list[dict], target: float) -> tuple[float, float] | None:
         if point["accuracy"] is not None and point["accuracy"] >= target - 1e-9:
             return point["tokens"], point["wall"]
     return None
+
+
+def accuracy_within(curve: list[dict], tokens: float) -> float | None:
+    """The last validation accuracy logged while the run had generated at most ``tokens`` (a run that spends more
+    tokens a step, like the filter, compared with the baseline at the baseline's whole budget)."""
+    values = [point["accuracy"] for point in curve if point["accuracy"] is not None and point["tokens"] <= tokens]
+    return values[-1] if values else None
 
 
 def final_accuracy(curve: list[dict]) -> float | None:
@@ -114,6 +124,8 @@ def measure(settings: dict[str, Path], baseline: str, threshold: float) -> tuple
                  "wall_speedup": base[1] / mine[1] if mine and base and mine[1] else None,
                  "total_tokens": curve[-1]["tokens"] if curve else None,
                  "skipped_prompts": curve[-1]["skipped"] if curve else None,
+                 "filtered_groups": curve[-1]["filtered"] if curve else None,
+                 "accuracy_at_baseline_tokens": accuracy_within(curve, base_curve[-1]["tokens"]) if base_curve else None,
                  "final_accuracy": accuracy, "overconfident_error": overconfident}
             )  # fmt: skip
     return rows, table(rows, baseline, threshold) + "\n\n" + paired_table(rows, baseline, threshold)
@@ -122,8 +134,9 @@ def measure(settings: dict[str, Path], baseline: str, threshold: float) -> tuple
 def table(rows: list[dict], baseline: str, threshold: float) -> str:
     lines = [
         f"| reward | setting | seeds reaching target | tokens to target (speed-up) | wall to target (speed-up) "
-        f"| final ID accuracy | overconfident errors @{threshold:g} | prompts held back | goal met |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| final ID accuracy | overconfident errors @{threshold:g} | prompts held back | groups filtered "
+        f"| validation accuracy at the baseline's tokens | goal met |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for variant in sorted({row["variant"] for row in rows}):
         base = [row["final_accuracy"] for row in rows if row["variant"] == variant and row["setting"] == baseline]
@@ -142,7 +155,9 @@ def table(rows: list[dict], baseline: str, threshold: float) -> str:
                 f"| {_mean_sd([row['tokens_to_target'] for row in mine])} ({_mean_sd(speedups)}x) "
                 f"| {_mean_sd([row['wall_to_target'] for row in mine])} s ({_mean_sd([row['wall_speedup'] for row in mine])}x) "
                 f"| {_mean_sd(accuracies)} | {_mean_sd([row['overconfident_error'] for row in mine])} "
-                f"| {_mean_sd([row['skipped_prompts'] for row in mine])} | {met} |"
+                f"| {_mean_sd([row['skipped_prompts'] for row in mine])} "
+                f"| {_mean_sd([row['filtered_groups'] for row in mine])} "
+                f"| {_mean_sd([row['accuracy_at_baseline_tokens'] for row in mine])} | {met} |"
             )
     return "\n".join(lines)
 
@@ -152,6 +167,7 @@ PAIRED_COLUMNS = (  # row key, column title, scale
     ("overconfident_error", "overconfident errors @{t} (points)", 100.0),
     ("tokens_to_target", "tokens to target (thousands)", 1e-3),
     ("total_tokens", "generated tokens (thousands)", 1e-3),
+    ("accuracy_at_baseline_tokens", "validation accuracy at the baseline's tokens (points)", 100.0),
     ("seconds_per_step", "seconds a step", 1.0),
 )
 

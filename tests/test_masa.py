@@ -251,7 +251,12 @@ def _write_run(directory: Path, variant: str, seed: int, points: list[tuple[floa
     (directory / "logs").mkdir(parents=True, exist_ok=True)
     lines = []
     for step, (tokens, val_acc) in enumerate(points, start=1):
-        data = {"masa/generated_tokens": tokens, "timing_s/step": 10.0, "masa/skipped_prompts": 1.0}
+        data = {
+            "masa/generated_tokens": tokens,
+            "timing_s/step": 10.0,
+            "masa/skipped_prompts": 1.0,
+            "masa/filtered_groups": 2.0,
+        }
         if val_acc is not None:
             data["val-core/ccrl/toy_world/acc/mean@1"] = val_acc  # the key as verl writes it for the toy world
         lines.append(json.dumps({"step": step, "data": data}))
@@ -274,8 +279,20 @@ def test_the_measurement_counts_tokens_to_the_baselines_final_accuracy(tmp_path)
     row = next(row for row in rows if row["setting"] == "filter")
     assert row["target"] == 0.6 and row["tokens_to_target"] == 200 and row["token_speedup"] == 2.0
     assert row["wall_speedup"] == 1.0 and row["final_accuracy"] == 61.0 and row["overconfident_error"] == 0.1
-    assert row["skipped_prompts"] == 4  # one a step, summed over the run
+    assert row["skipped_prompts"] == 4 and row["filtered_groups"] == 8  # per step, summed over the run
     assert next(line for line in text.splitlines() if line.startswith("| ccrl | filter | 1/1 |")).endswith("| yes |")
+
+
+def test_a_run_that_spends_more_tokens_is_compared_at_the_baselines_budget(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import masa_toy
+
+    # Baseline: 200 tokens in all. Filter: 150 a step, so its validation at 150 counts and the one at 300 does not.
+    _write_run(tmp_path / "off", "ccrl", 1, [(100, 0.5), (100, 0.6)], 60.0)
+    _write_run(tmp_path / "filter", "ccrl", 1, [(150, 0.55), (150, 0.7)], 70.0)
+    rows, _ = masa_toy.measure({"off": tmp_path / "off", "filter": tmp_path / "filter"}, "off", 0.9)
+    at_budget = {row["setting"]: row["accuracy_at_baseline_tokens"] for row in rows}
+    assert at_budget == {"off": 0.6, "filter": 0.55}
 
 
 def test_the_measurement_gives_each_settings_paired_difference_from_the_baseline_with_an_interval(tmp_path):
