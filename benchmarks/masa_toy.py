@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import statistics
 import sys
@@ -75,8 +76,7 @@ def accuracy_within(curve: list[dict], tokens: float) -> float | None:
 
 
 def final_accuracy(curve: list[dict]) -> float | None:
-    values = [point["accuracy"] for point in curve if point["accuracy"] is not None]
-    return values[-1] if values else None
+    return accuracy_within(curve, math.inf)
 
 
 def eval_metrics(results_dir: Path, variant: str, seed: int, threshold: float) -> tuple[float | None, float | None]:

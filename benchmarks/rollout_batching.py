@@ -46,6 +46,11 @@ def training_numbers(log_path: Path) -> list[dict[str, float]]:
     return steps
 
 
+def study_log(workdir: Path, label: str) -> Path:
+    """The file-logger JSONL of the run ``label`` under ``workdir``."""
+    return workdir / label / "logs" / "toy_ccrl_seed1.jsonl"
+
+
 def run_study(workdir: Path, label: str, steps: int, batch: int, samples: int, settings: dict[str, str]) -> Path:
     out_dir = workdir / label
     env = {
@@ -65,7 +70,7 @@ def run_study(workdir: Path, label: str, steps: int, batch: int, samples: int, s
     workdir.mkdir(parents=True, exist_ok=True)
     with open(workdir / f"{label}.log", "w") as log:
         subprocess.run(["bash", str(ROOT / "recipes" / "toy_world.sh")], env=env, stdout=log, stderr=log, check=True)
-    return out_dir / "logs" / "toy_ccrl_seed1.jsonl"
+    return study_log(workdir, label)
 
 
 RUNS = {
@@ -90,7 +95,7 @@ def main() -> int:
     means, logs = {}, {}
     for label in args.runs:
         logs[label] = (
-            Path(args.workdir) / label / "logs" / "toy_ccrl_seed1.jsonl" if args.reuse
+            study_log(Path(args.workdir), label) if args.reuse
             else run_study(Path(args.workdir), label, args.steps, args.batch, args.samples, RUNS[label])
         )  # fmt: skip
         timings = step_timings(logs[label])[1:]
