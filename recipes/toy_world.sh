@@ -29,12 +29,14 @@ BASE_MODEL=${BASE_MODEL:-$PROJECT_DIR/toy_world/checkpoints/base}
 BASE_TRAIN_ARGS=${BASE_TRAIN_ARGS:-"--size xs --form mix --batch 32 --lr 3e-3 --warmup 100 --steps 3000 --eval-every 1000 --eval-n 100"}
 
 case "$PRESET" in
-  # 4 GRPO runs of 40 steps x 16 prompts x 16 samples: 60 min on 2 cores, measured alone (docs/toy_world.md).
-  quick) defaults=(SEEDS="1 2" VARIANTS="outcome ccrl" N_SFT=256 N_RL=1000 N_EVAL=100 SFT_EPOCHS=1 RL_TOTAL_STEPS=40
-                   TRAIN_BATCH_SIZE=16 ROLLOUT_N=16 COT_SFT=0) ;;
-  # Every arm, 3 seeds: 15 GRPO runs of about 15 min each on 2 cores (not yet run); minutes with DEVICE=cuda.
+  # CCRL, 2 seeds x 16 GRPO steps of 16 prompts x 16 samples at lr 1e-4: RL that moves the model, in under 15 min
+  # on 2 cores (docs/toy_world.md). VARIANTS="outcome ccrl" adds the baseline (two more runs, about 11 min more).
+  quick) defaults=(SEEDS="1 2" VARIANTS="ccrl" N_SFT=256 N_RL=1000 N_EVAL=100 SFT_EPOCHS=1 RL_TOTAL_STEPS=16
+                   TRAIN_BATCH_SIZE=16 ROLLOUT_N=16 ACTOR_LR=1e-4 COT_SFT=0) ;;
+  # Every arm, 3 seeds, 24 steps: 15 GRPO runs, sized from the quick preset's measured run time to about 2 h on 2
+  # cores (not yet run); minutes with DEVICE=cuda.
   full) defaults=(SEEDS="1 2 3" VARIANTS="outcome ccrl brier log ccrl_nostd" N_SFT=256 N_RL=2000 N_EVAL=300
-                  SFT_EPOCHS=1 RL_TOTAL_STEPS=40 TRAIN_BATCH_SIZE=16 ROLLOUT_N=16 COT_SFT=1) ;;
+                  SFT_EPOCHS=1 RL_TOTAL_STEPS=24 TRAIN_BATCH_SIZE=16 ROLLOUT_N=16 ACTOR_LR=1e-4 COT_SFT=1) ;;
   *) echo "toy_world: PRESET=$PRESET is not quick or full" >&2; exit 2 ;;
 esac
 for assignment in "${defaults[@]}"; do
@@ -59,7 +61,7 @@ export MAX_PROMPT_LENGTH=96 MAX_RESPONSE_LENGTH=${MAX_RESPONSE_LENGTH:-160}
 # The evaluation's budget: the OOD-steps split's CoMT targets run to 183 tokens (105 of its first 300 over 160).
 EVAL_MAX_NEW_TOKENS=${EVAL_MAX_NEW_TOKENS:-256}
 # TEST_FREQ=N validates greedily on the ID split every N steps (benchmarks/masa_toy.py needs that curve).
-export ACTOR_LR=${ACTOR_LR:-2e-4} SAVE_FREQ=$RL_TOTAL_STEPS TEST_FREQ=${TEST_FREQ:--1} KL_COEF=0.0 TEMPERATURE=1.0
+export ACTOR_LR SAVE_FREQ=$RL_TOTAL_STEPS TEST_FREQ=${TEST_FREQ:--1} KL_COEF=0.0 TEMPERATURE=1.0
 LOG_DIR=$OUT_DIR/logs
 # A 0.16M-parameter model: recomputing activations and compiling the entropy kernel cost more than they save.
 MODEL_EXTRA_RL=(actor_rollout_ref.model.enable_gradient_checkpointing=False actor_rollout_ref.actor.use_torch_compile=False

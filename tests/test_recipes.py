@@ -96,12 +96,20 @@ def test_the_cpu_demo_passes_its_dry_run(tmp_path):
     assert result.stdout.count("; rollout=hf_cpu, ccrl.entropy_source=actor") == 2  # CPU mode's rollout
 
 
-def test_the_toy_world_quick_preset_checks_one_sft_and_two_rl_runs_per_seed(tmp_path):
+def test_the_toy_world_quick_preset_checks_one_sft_and_a_ccrl_run_per_seed(tmp_path):
     result = dry_run("toy_world.sh", cwd=tmp_path, OUT_DIR=str(tmp_path / "toy"))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count("DRY RUN OK (sft)") == 1  # CoMT SFT; the CoT baseline form is the full preset's
-    assert result.stdout.count("DRY RUN OK (ppo)") == 4  # CCRL and outcome-only, 2 seeds, from one SFT checkpoint
-    assert result.stdout.count("; rollout=hf_cpu, ccrl.entropy_source=actor") == 4
+    assert result.stdout.count("DRY RUN OK (ppo)") == 2  # CCRL, 2 seeds, from one SFT checkpoint
+    assert result.stdout.count("DRY RUN eval: CoMT+CCRL on") == 2
+    assert result.stdout.count("; rollout=hf_cpu, ccrl.entropy_source=actor") == 2
+
+
+def test_the_toy_world_quick_preset_takes_the_baseline_arm_on_request(tmp_path):
+    result = dry_run("toy_world.sh", cwd=tmp_path, OUT_DIR=str(tmp_path / "toy"), VARIANTS="outcome ccrl")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.count("DRY RUN eval: CoMT+outcome-RL on") == 2
+    assert result.stdout.count("DRY RUN OK (ppo)") == 4
 
 
 def test_the_toy_world_full_preset_runs_every_arm(tmp_path):
@@ -121,7 +129,7 @@ def test_the_toy_world_can_start_rl_from_a_given_model(tmp_path):
         SFT_MODEL=str(ROOT / "toy_world" / "checkpoints" / "base"),
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "DRY RUN OK (sft)" not in result.stdout and result.stdout.count("DRY RUN OK (ppo)") == 4
+    assert "DRY RUN OK (sft)" not in result.stdout and result.stdout.count("DRY RUN OK (ppo)") == 2
 
 
 def test_the_toy_world_takes_the_masa_switches(tmp_path):
@@ -130,7 +138,7 @@ def test_the_toy_world_takes_the_masa_switches(tmp_path):
         ZERO_VARIANCE_FILTER="outcome", SKIP_PREDICTED_ZERO_VARIANCE="1",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert result.stdout.count("; zero-variance filter=ccrl_outcome, skip predicted zero-variance=True") == 2
+    assert result.stdout.count("; zero-variance filter=ccrl_outcome, skip predicted zero-variance=True") == 1
 
 
 def test_an_unknown_toy_world_variant_is_refused_naming_it(tmp_path):
