@@ -1,8 +1,10 @@
 """What the hf_cpu rollout's batching and a second agent-loop worker buy: the toy world's GRPO steps side by side.
 
-    python benchmarks/rollout_batching.py [--steps 6] [--batch 8] [--samples 8] [--runs ...] [--workdir DIR] [--reuse]
+    python benchmarks/rollout_batching.py [--steps 6] [--batch 8] [--samples 8] [--runs ...] [--start DIR]
+                                          [--workdir DIR] [--reuse]
 
-The runs are ``recipes/toy_world.sh`` RL from the committed toy base model (``SFT_MODEL``, no SFT), one seed,
+The runs are ``recipes/toy_world.sh`` RL from ``--start`` (``SFT_MODEL``, no SFT): the committed toy base model by
+default, or the study's own start, its CoMT-SFT checkpoint, whose shorter, finished responses decode faster; one seed,
 ``--batch`` prompts x ``--samples`` samples a step, with ``rollout.full_determinism``: ``one-at-a-time`` sets
 ``ROLLOUT_BATCH=1`` (the server decodes each request alone, as hf_cpu did before batching), ``batched`` decodes a
 step's requests together, ``2-agent-workers`` also splits the step's samples between two agent-loop workers and two
@@ -51,11 +53,13 @@ def study_log(workdir: Path, label: str) -> Path:
     return workdir / label / "logs" / "toy_ccrl_seed1.jsonl"
 
 
-def run_study(workdir: Path, label: str, steps: int, batch: int, samples: int, settings: dict[str, str]) -> Path:
+def run_study(
+    workdir: Path, label: str, start: str, steps: int, batch: int, samples: int, settings: dict[str, str]
+) -> Path:
     out_dir = workdir / label
     env = {
         **os.environ,
-        "SFT_MODEL": str(ROOT / "toy_world" / "checkpoints" / "base"),
+        "SFT_MODEL": start,
         "SEEDS": "1",
         "VARIANTS": "ccrl",
         "RL_TOTAL_STEPS": str(steps),
@@ -86,6 +90,8 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=8, help="prompts per step (TRAIN_BATCH_SIZE)")
     parser.add_argument("--samples", type=int, default=8, help="samples per prompt (ROLLOUT_N)")
     parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS), help="settings, in this order")
+    parser.add_argument("--start", default=str(ROOT / "toy_world" / "checkpoints" / "base"),
+                        help="the model RL starts from (default: the committed base)")  # fmt: skip
     parser.add_argument("--workdir", default="/tmp/ccrl_rollout_batching")
     parser.add_argument("--reuse", action="store_true", help="read the runs already in --workdir, run nothing")
     args = parser.parse_args()
@@ -96,12 +102,13 @@ def main() -> int:
     for label in args.runs:
         logs[label] = (
             study_log(Path(args.workdir), label) if args.reuse
-            else run_study(Path(args.workdir), label, args.steps, args.batch, args.samples, RUNS[label])
+            else run_study(Path(args.workdir), label, args.start, args.steps, args.batch, args.samples, RUNS[label])
         )  # fmt: skip
         timings = step_timings(logs[label])[1:]
         means[label] = {phase: statistics.fmean(step[phase] for step in timings) for phase in PHASES}
 
-    print(f"toy world GRPO, {args.batch} prompts x {args.samples} samples, steps 2-{args.steps} (seconds per step)")
+    print(f"toy world GRPO from {args.start}, {args.batch} prompts x {args.samples} samples, steps 2-{args.steps}"
+          " (seconds per step)")  # fmt: skip
     print(f"{'phase':<14}" + "".join(f"{label:>17}" for label in means) + "   ratios to the previous column")
     for phase in PHASES:
         values = [means[label][phase] for label in args.runs]
