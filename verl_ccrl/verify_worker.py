@@ -3,8 +3,9 @@
 math-verify (sympy) can run for ever (``9^{9^{9}}``) and its own timeouts use ``signal.alarm``, which only works in
 a main thread; verl's reward loop calls scorers from executor threads. So :func:`verify` sends the pair to one
 long-lived child process over a pipe and waits for the answer with ``select`` (which works in any thread). The
-child stops a call itself at the deadline (an alarm in its main thread) and answers "undecided"; a call stuck in
-C code that ignores the alarm is ended by the caller killing the child ``VERIFY_KILL_GRACE_S`` later. A warm spare
+child stops a call itself once the call has used the deadline's CPU time (a profiling timer in its main thread, so
+a loaded machine does not change the verdict) and answers "undecided"; a call stuck in C code that ignores the
+timer is ended by the caller killing the child ``VERIFY_KILL_GRACE_S`` of wall time later. A warm spare
 child is kept, so a kill costs no restart wait: the spare takes over and a new spare starts in the background.
 
 Cost, measured on a 2-core CPU box: about 0.2 ms of pipe round trip on top of math-verify's own 5-70 ms; the start
@@ -150,7 +151,8 @@ def _ready_worker(deadline: float) -> _Worker | None:
 
 def verify(answer: str, truth: str, timeout_s: float = ANSWER_CHECK_TIMEOUT_S) -> tuple[bool, str | None]:
     """math-verify's verdict on ``answer`` against ``truth``: (correct, None), or (False, why) when it gave none
-    within ``timeout_s`` seconds of its own time. Safe to call from any thread; calls are served one at a time.
+    within ``timeout_s`` seconds of the worker's CPU time (or, stuck, within ``timeout_s + VERIFY_KILL_GRACE_S`` of
+    wall time). Safe to call from any thread; calls are served one at a time.
 
     >>> verify("\\\\frac{1}{2}", "0.5")
     (True, None)
@@ -173,9 +175,9 @@ def verify(answer: str, truth: str, timeout_s: float = ANSWER_CHECK_TIMEOUT_S) -
         if reply is None or reply.get("id") != request["id"]:
             worker.kill()
             _worker = None  # the warm spare takes over on the next call
-            return False, f"math-verify gave no verdict within {timeout_s:g} s"
+            return False, f"math-verify gave no verdict within {timeout_s + VERIFY_KILL_GRACE_S:g} s"
         if reply.get("timeout"):
-            return False, f"math-verify gave no verdict within {timeout_s:g} s"
+            return False, f"math-verify gave no verdict within {timeout_s:g} s of CPU time"
         return bool(reply.get("ok")), None
 
 
@@ -226,30 +228,32 @@ def _serve() -> None:
     def on_alarm(signum, frame):
         raise _SoftTimeout
 
-    signal.signal(signal.SIGALRM, on_alarm)
+    # ITIMER_PROF counts this process's CPU time (user and system): a verdict does not depend on how many other
+    # processes share the machine's cores.
+    signal.signal(signal.SIGPROF, on_alarm)
     for answer, truth in _WARM_UP:  # the first use of each sympy path costs up to 0.4 s: pay it before "ready"
-        signal.setitimer(signal.ITIMER_REAL, 5.0)
+        signal.setitimer(signal.ITIMER_PROF, 5.0)
         try:
             _math_verify(answer, truth)
         except (_SoftTimeout, MemoryError, RecursionError):
             pass
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.setitimer(signal.ITIMER_PROF, 0)
     out = sys.stdout.buffer
     out.write(b'{"ready": true}\n')
     out.flush()
     for line in sys.stdin.buffer:
         request = json.loads(line)
         reply = {"id": request["id"]}
-        # The soft deadline (a main-thread alarm) ends Python-level work and keeps this process; C-level work
-        # that ignores it is ended by the parent's kill.
-        signal.setitimer(signal.ITIMER_REAL, float(request["soft_s"]))
+        # The soft deadline (a main-thread CPU-time timer) ends Python-level work and keeps this process;
+        # C-level work that ignores it is ended by the parent's kill.
+        signal.setitimer(signal.ITIMER_PROF, float(request["soft_s"]))
         try:
             reply["ok"] = _math_verify(request["pred"], request["gold"])
         except (_SoftTimeout, MemoryError, RecursionError):
             reply["timeout"] = True
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.setitimer(signal.ITIMER_PROF, 0)
         out.write(json.dumps(reply).encode() + b"\n")
         out.flush()
 
