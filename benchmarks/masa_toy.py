@@ -211,7 +211,7 @@ def plan(
     out_root: str, preset: str, seeds: str, test_freq: int, n_rl: int, variants: str, sft_model: str, skip_history: int
 ) -> str:
     """The toy_world.sh runs. ``n_rl`` RL prompts: the skip learns from a prompt's past groups, so prompts must come
-    round again (the presets draw 40 steps x 16 = 640 prompts: of 1000, each once, and the skip would never act);
+    round again (40 steps x 16 = 640 prompts from the presets' 1000 come once each, and the skip would never act);
     it acts from a prompt's ``skip_history`` + 1st appearance. Every setting starts from ``sft_model`` when given (one
     start), else trains its own SFT checkpoint."""
     start = f"SFT_MODEL={sft_model} " if sft_model else ""

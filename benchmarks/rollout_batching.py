@@ -4,7 +4,7 @@
                                           [--workdir DIR] [--reuse]
 
 The runs are ``recipes/toy_world.sh`` RL from ``--start`` (``SFT_MODEL``, no SFT): the committed toy base model by
-default, or the study's own start, its CoMT-SFT checkpoint, whose shorter, finished responses decode faster; one seed,
+default, or the study's own start, its CoMT-SFT checkpoint (the two generate differently); one seed,
 ``--batch`` prompts x ``--samples`` samples a step, with ``rollout.full_determinism``: ``one-at-a-time`` sets
 ``ROLLOUT_BATCH=1`` (the server decodes each request alone, as hf_cpu did before batching), ``batched`` decodes a
 step's requests together, ``2-agent-workers`` also splits the step's samples between two agent-loop workers and two
