@@ -30,7 +30,7 @@ BASE_TRAIN_ARGS=${BASE_TRAIN_ARGS:-"--size xs --form mix --batch 32 --lr 3e-3 --
 
 case "$PRESET" in
   # CCRL, 2 seeds x 16 GRPO steps of 16 prompts x 16 samples at lr 1e-4: RL that moves the model, in under 15 min
-  # on 2 cores (docs/toy_world.md). VARIANTS="outcome ccrl" adds the baseline (two more runs, about 11 min more).
+  # on 2 cores (docs/toy_world.md). VARIANTS="outcome ccrl" adds the baseline (two more runs, about 9 min more).
   quick) defaults=(SEEDS="1 2" VARIANTS="ccrl" N_SFT=256 N_RL=1000 N_EVAL=100 SFT_EPOCHS=1 RL_TOTAL_STEPS=16
                    TRAIN_BATCH_SIZE=16 ROLLOUT_N=16 ACTOR_LR=1e-4 COT_SFT=0) ;;
   # Every arm, 3 seeds, 24 steps: 15 GRPO runs, sized from the quick preset's measured run time to about 2 h on 2
