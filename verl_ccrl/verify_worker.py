@@ -215,6 +215,22 @@ class _SoftTimeout(BaseException):  # not Exception: math-verify catches those
     pass
 
 
+def _verify_within(cpu_s: float, answer: str, truth: str) -> bool | None:
+    """In the child: math-verify's verdict, or None once the call has used ``cpu_s`` seconds of this process's CPU
+    time (or ran out of memory or recursion). ITIMER_PROF counts CPU time (user and system), so a verdict does not
+    depend on how many other processes share the machine's cores. The timer ends Python-level work and keeps this
+    process; C-level work that ignores it is ended by the parent's kill. Needs :func:`_serve`'s SIGPROF handler."""
+    import signal
+
+    signal.setitimer(signal.ITIMER_PROF, cpu_s)
+    try:
+        return _math_verify(answer, truth)
+    except (_SoftTimeout, MemoryError, RecursionError):
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+
+
 def _serve() -> None:
     """The child's loop: read requests from stdin until it closes, answer each on stdout."""
     import resource
@@ -228,32 +244,16 @@ def _serve() -> None:
     def on_alarm(signum, frame):
         raise _SoftTimeout
 
-    # ITIMER_PROF counts this process's CPU time (user and system): a verdict does not depend on how many other
-    # processes share the machine's cores.
     signal.signal(signal.SIGPROF, on_alarm)
     for answer, truth in _WARM_UP:  # the first use of each sympy path costs up to 0.4 s: pay it before "ready"
-        signal.setitimer(signal.ITIMER_PROF, 5.0)
-        try:
-            _math_verify(answer, truth)
-        except (_SoftTimeout, MemoryError, RecursionError):
-            pass
-        finally:
-            signal.setitimer(signal.ITIMER_PROF, 0)
+        _verify_within(5.0, answer, truth)
     out = sys.stdout.buffer
     out.write(b'{"ready": true}\n')
     out.flush()
     for line in sys.stdin.buffer:
         request = json.loads(line)
-        reply = {"id": request["id"]}
-        # The soft deadline (a main-thread CPU-time timer) ends Python-level work and keeps this process;
-        # C-level work that ignores it is ended by the parent's kill.
-        signal.setitimer(signal.ITIMER_PROF, float(request["soft_s"]))
-        try:
-            reply["ok"] = _math_verify(request["pred"], request["gold"])
-        except (_SoftTimeout, MemoryError, RecursionError):
-            reply["timeout"] = True
-        finally:
-            signal.setitimer(signal.ITIMER_PROF, 0)
+        verdict = _verify_within(float(request["soft_s"]), request["pred"], request["gold"])
+        reply = {"id": request["id"], "timeout": True} if verdict is None else {"id": request["id"], "ok": verdict}
         out.write(json.dumps(reply).encode() + b"\n")
         out.flush()
 
