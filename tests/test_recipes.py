@@ -144,3 +144,35 @@ def test_the_toy_world_takes_the_masa_switches(tmp_path):
 def test_an_unknown_toy_world_variant_is_refused_naming_it(tmp_path):
     result = dry_run("toy_world.sh", cwd=tmp_path, OUT_DIR=str(tmp_path / "toy"), VARIANTS="ccrl grpo")
     assert result.returncode == 2 and "'grpo'" in result.stderr
+
+
+def plain_study(tmp_path, **env):
+    """recipes/toy_world_plain.sh at toy sizes: one GRPO step of 2 x 2 per arm, 3 problems per evaluation split."""
+    sizes = {"SEEDS": "1", "VARIANTS": "outcome ccrl", "RL_TOTAL_STEPS": "1", "TRAIN_BATCH_SIZE": "2", "ROLLOUT_N": "2",
+             "N_EVAL": "3", "JOBS": "2", "SFT_MODEL": str(ROOT / "toy_world" / "checkpoints" / "base")}  # fmt: skip
+    environment = {**os.environ, "OUT_DIR": str(tmp_path / "plain"), **sizes, **env}
+    return subprocess.run(
+        ["bash", str(ROOT / "recipes" / "toy_world_plain.sh")], cwd=tmp_path, env=environment,
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def test_the_plain_study_compares_each_arm_with_outcome_only_and_resumes_without_rerunning(tmp_path):
+    first = plain_study(tmp_path)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    table = (tmp_path / "plain" / "results" / "results.md").read_text()
+    assert "| CoMT+CCRL |" in table and "| CoMT+outcome-RL |" in table and "| CoMT-SFT |" in table
+    assert "## Differences from CoMT+outcome-RL" in table  # the baseline was passed to the table
+    model = tmp_path / "plain" / "models" / "toy_ccrl_seed1" / "model.safetensors"
+    written = model.stat().st_mtime_ns
+    again = plain_study(tmp_path)
+    assert again.returncode == 0 and model.stat().st_mtime_ns == written
+
+
+@pytest.mark.parametrize(
+    "env, named",
+    [({"SFT_MODEL": "/nonexistent"}, "SFT_MODEL='/nonexistent'"), ({"VARIANTS": "ccrl grpo"}, "'grpo'")],
+)
+def test_the_plain_study_refuses_a_bad_setting_naming_it(env, named, tmp_path):
+    result = plain_study(tmp_path, **env)
+    assert result.returncode == 2 and named in result.stderr

@@ -9,7 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from toy_world.grpo import group_advantages, main, parse_args  # noqa: E402
+from toy_world.grpo import RL_DATA_SEED, group_advantages, main, parse_args, response_reward  # noqa: E402
+from toy_world.problems import generate_problems  # noqa: E402
 
 BASE_MODEL = str(Path(__file__).resolve().parents[1] / "toy_world" / "checkpoints" / "base")
 
@@ -32,6 +33,79 @@ def test_a_step_samples_scores_and_updates(capsys):
           "--eval-n", "0", "--n-problems", "4"])  # fmt: skip
     (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert record["step"] == 1 and 0.0 <= record["reward"] <= 1.0 and record["grad_norm"] >= 0.0
+
+
+def test_save_writes_the_trained_policy_as_a_model_the_evaluation_loads(tmp_path, capsys):
+    from transformers import Qwen2ForCausalLM
+
+    main(["--model", BASE_MODEL, "--steps", "1", "--prompts", "2", "--samples", "2", "--max-new-tokens", "8",
+          "--eval-n", "0", "--n-problems", "4", "--lr", "1e-2", "--save", str(tmp_path / "policy")])  # fmt: skip
+    saved = Qwen2ForCausalLM.from_pretrained(tmp_path / "policy").state_dict()
+    start = Qwen2ForCausalLM.from_pretrained(BASE_MODEL).state_dict()
+    assert (tmp_path / "policy" / "tokenizer_config.json").exists()
+    assert any(not torch.equal(saved[name], start[name]) for name in start)
+
+
+@pytest.fixture(scope="module")
+def sampled_responses():
+    """Eight samples of the committed base model for each of two RL problems, with their sampling entropies."""
+    from transformers import AutoTokenizer, Qwen2ForCausalLM
+
+    from toy_world.train import prompt_text
+    from verl_ccrl.integration.cpu.batch_decode import DecodeRow, decode_batch
+
+    tokenizer = AutoTokenizer.from_pretrained(BASE_MODEL)
+    model = Qwen2ForCausalLM.from_pretrained(BASE_MODEL).eval()
+    problems = generate_problems("train", 2, seed=RL_DATA_SEED)
+    rows = [
+        DecodeRow(tokenizer(prompt_text(p.question), add_special_tokens=False)["input_ids"], 96,
+                  stop_ids=frozenset([tokenizer.eos_token_id]), seed=seed)
+        for p in problems for seed in range(8)
+    ]  # fmt: skip
+    results = decode_batch(model, rows, pad_token_id=tokenizer.pad_token_id)
+    return tokenizer, [(problems[index // 8], result) for index, result in enumerate(results)]
+
+
+@pytest.mark.parametrize("shaping", ["linear", "brier", "log"])
+def test_the_ccrl_reward_is_the_reward_managers_for_the_same_response(shaping, sampled_responses, monkeypatch):
+    pytest.importorskip("verl")
+    from omegaconf import OmegaConf
+
+    from data_prep.outputs import rl_row
+    from data_prep.sources import load_source
+    from verl_ccrl.alignment import TokenAligner
+    from verl_ccrl.config import CCRLConfig
+    from verl_ccrl.integration import reward_manager as reward_manager_module
+
+    monkeypatch.setattr(reward_manager_module, "start_verify_worker", lambda: None)  # started when first needed
+    tokenizer, samples = sampled_responses
+    # The study's RL rows for the same problems, as toy_world.data writes them (rl_train.parquet).
+    rows = {
+        record.question: rl_row(record, index)
+        for index, record in enumerate(load_source("toy_world", "train", limit=2, seed=RL_DATA_SEED))
+    }
+    config = OmegaConf.create({"ccrl": {"shaping": shaping, "entropy_source": "rollout"}, "reward": {}})
+    manager = reward_manager_module.CCRLRewardManager(config, tokenizer)
+    ours, managers = [], []
+    for problem, result in samples:
+        text = tokenizer.decode(result.token_ids, skip_special_tokens=True)
+        ours.append(
+            response_reward(problem, text, result.token_ids, result.entropies, config=CCRLConfig(shaping=shaping),
+                            aligner=TokenAligner(tokenizer))[0]
+        )  # fmt: skip
+        row = rows[problem.question]
+        managers.append(
+            manager.score(result.token_ids, row["reward_model"]["ground_truth"], row["extra_info"],
+                          extra_fields={"ccrl_entropies": result.entropies})["reward_score"]
+        )  # fmt: skip
+    assert ours == pytest.approx(managers, abs=1e-12)
+    assert any(reward not in (0.0, 1.0) for reward in ours)  # number terms were scored, not only outcomes
+
+
+def test_the_outcome_reward_is_one_for_a_correct_final_answer_and_zero_otherwise():
+    problem = generate_problems("train", 1, seed=RL_DATA_SEED)[0]
+    assert response_reward(problem, f"#### {problem.answer}", [], []) == (1.0, True)
+    assert response_reward(problem, f"#### {int(problem.answer) + 1}", [], []) == (0.0, False)
 
 
 @pytest.mark.parametrize(

@@ -1,20 +1,27 @@
-"""Outcome-only GRPO on the toy world in plain PyTorch: the reference verl's loop is measured against.
+"""GRPO on the toy world in plain PyTorch: the reference verl's loop is measured against.
 
 It answers two questions without verl, Ray or a server in the way: which batch and learning rate make RL raise the
 toy model's greedy accuracy at all, and what a step costs when nothing but sampling and one update run. It follows
 the settings of ``recipes/toy_world.sh``'s RL runs: GRPO advantages (reward minus the group mean, divided by the
 group's sample standard deviation + 1e-6), on-policy (one update per step, so PPO's ratio is 1 and its clip is
 inactive), token-mean loss over every response token of the step, AdamW (weight decay 0.01, betas 0.9/0.999),
-gradient norm clipped to 1, temperature 1, no KL. The reward is 1 for a correct final answer and 0 otherwise
-(``verl_ccrl.reward.outcome_reward``). Sampling is ``verl_ccrl``'s batched decoder, each response seeded.
+gradient norm clipped to 1, temperature 1, no KL. Sampling is ``verl_ccrl``'s batched decoder, each response seeded.
 
-    python -m toy_world.grpo --model SFT_DIR --prompts 16 --samples 16 --lr 2e-4 --steps 40 --seed 1
+The reward (``--reward``): ``outcome`` is 1 for a correct final answer and 0 otherwise
+(``verl_ccrl.reward.outcome_reward``); ``linear``, ``brier`` and ``log`` are CCRL with that shaping and
+``CCRLConfig``'s other defaults: ``verl_ccrl.score_response`` with the problem, its chain of thought as the
+reference and its step results as reference values, as ``data_prep``'s RL rows hand them to the ``ccrl`` reward
+manager, and the sampling entropies as the confidence source. On-policy at temperature 1 those are the actor's
+entropies that the study's trainer rescores with (``ccrl.entropy_source=actor``), up to float rounding.
+``tests/test_toy_grpo.py`` checks the reward against the reward manager's on sampled responses.
 
-Prints one JSON line per step (training reward, gradient norm, mean token entropy, seconds of sampling and of the
-whole step) and one per evaluation (greedy accuracy on the first ``--eval-n`` problems of the ID split, as
-``toy_world.train`` measures it). The RL problems are the ``train`` split's stream from ``--data-seed``
-(``toy_world.data``'s RL problems by default). Not handled: CCRL's number terms (those need verl's reward manager:
-``recipes/toy_world.sh``), PPO epochs over a step's samples, a KL term.
+    python -m toy_world.grpo --model SFT_DIR --prompts 16 --samples 16 --lr 1e-4 --steps 24 --seed 1 --reward linear
+
+Prints one JSON line per step (training reward, answer accuracy, gradient norm, mean token entropy, seconds of
+sampling and of the whole step) and one per evaluation (greedy accuracy on the first ``--eval-n`` problems of the ID
+split, as ``toy_world.train`` measures it). ``--save DIR`` writes the final policy as a Hugging Face model, for
+``python -m verl_ccrl.eval``. The RL problems are the ``train`` split's stream from ``--data-seed``
+(``toy_world.data``'s RL problems by default). Not handled: PPO epochs over a step's samples, a KL term.
 """
 
 from __future__ import annotations
@@ -27,10 +34,12 @@ import time
 from toy_world.problems import generate_problems
 from toy_world.train import evaluate, prompt_text
 
-__all__ = ["group_advantages", "main"]
+__all__ = ["REWARDS", "group_advantages", "main", "response_reward"]
 
 # toy_world.data's RL problems come from the train stream with this seed (seed 0 + its RL offset).
 RL_DATA_SEED = 1_000
+# "outcome", then CCRL's shapings (CCRLConfig.shaping), as recipes/toy_world.sh's arms name them.
+REWARDS = ("outcome", "linear", "brier", "log")
 
 
 def group_advantages(rewards, group_size: int, *, std_normalise: bool = True):
@@ -48,6 +57,31 @@ def group_advantages(rewards, group_size: int, *, std_normalise: bool = True):
     if std_normalise:
         centred = centred / (groups.std(dim=1, keepdim=True) + 1e-6)
     return centred.flatten()
+
+
+def response_reward(problem, text: str, token_ids, entropies, *, config=None, aligner=None) -> tuple[float, bool]:
+    """(reward, final answer correct) of one sampled response to a :class:`~toy_world.problems.ToyProblem`.
+
+    ``config=None`` is the outcome reward; a ``CCRLConfig`` (with a ``TokenAligner`` of the policy's tokenizer) adds
+    CCRL's number terms, computed from ``entropies`` (one per token of ``token_ids``, the sampling distribution's)
+    with the reward manager's inputs: the question, the chain of thought as reference, the step results.
+    """
+    from verl_ccrl.reward import outcome_reward, score_response
+
+    if config is None:
+        outcome = outcome_reward(text, problem.answer)
+        return outcome.reward, outcome.correct
+    score = score_response(
+        problem.question,
+        text,
+        problem.answer,
+        reference=problem.cot,
+        reference_values_extra=problem.reference_values,
+        token_spans=aligner.char_spans(token_ids, text),
+        entropies=entropies,
+        config=config,
+    )
+    return score.total, score.answer_correct
 
 
 def _padded(sequences: list[list[int]], prompt_lengths: list[int], pad_token_id: int):
@@ -68,13 +102,16 @@ def run(args: argparse.Namespace) -> list[dict]:
     import torch
     from transformers import AutoTokenizer, Qwen2ForCausalLM
 
+    from verl_ccrl.alignment import TokenAligner
+    from verl_ccrl.config import CCRLConfig
     from verl_ccrl.integration.cpu.batch_decode import DecodeRow, decode_batch
-    from verl_ccrl.reward import outcome_reward
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     model = Qwen2ForCausalLM.from_pretrained(args.model, torch_dtype=torch.float32)
+    config = None if args.reward == "outcome" else CCRLConfig(shaping=args.reward)
+    aligner = None if config is None else TokenAligner(tokenizer)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.999))
     problems = generate_problems("train", args.n_problems, seed=args.data_seed)
     eval_problems = generate_problems("test", args.eval_n, seed=0)
@@ -104,9 +141,14 @@ def run(args: argparse.Namespace) -> list[dict]:
         results = decode_batch(model, rows, pad_token_id=tokenizer.pad_token_id)
         model.train()
         sampling_s = time.perf_counter() - start
-        answers = [problem.answer for problem in batch for _ in range(args.samples)]
         texts = tokenizer.batch_decode([result.token_ids for result in results], skip_special_tokens=True)
-        rewards = torch.tensor([float(outcome_reward(t, a).correct) for t, a in zip(texts, answers, strict=True)])
+        scored = [
+            response_reward(problem, text, result.token_ids, result.entropies, config=config, aligner=aligner)
+            for problem, text, result in zip(
+                (problem for problem in batch for _ in range(args.samples)), texts, results, strict=True
+            )
+        ]
+        rewards = torch.tensor([reward for reward, _ in scored], dtype=torch.float32)
         advantages = group_advantages(rewards, args.samples, std_normalise=not args.no_std)
 
         sequences = [list(row.prompt_ids) + result.token_ids for row, result in zip(rows, results, strict=True)]
@@ -126,6 +168,7 @@ def run(args: argparse.Namespace) -> list[dict]:
             {
                 "step": step,
                 "reward": round(rewards.mean().item(), 4),
+                "accuracy": round(sum(correct for _, correct in scored) / len(scored), 4),
                 "grad_norm": round(grad_norm.item(), 4),
                 "entropy": round(sum(sum(result.entropies) for result in results) / max(1, tokens), 4),
                 "sampling_s": round(sampling_s, 2),
@@ -136,6 +179,9 @@ def run(args: argparse.Namespace) -> list[dict]:
             log_eval(step)
     if args.eval_n:
         log_eval(args.steps)
+    if args.save:
+        model.save_pretrained(args.save)
+        tokenizer.save_pretrained(args.save)
     return records
 
 
@@ -146,6 +192,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--prompts", type=int, default=16, help="prompts per step")
     parser.add_argument("--samples", type=int, default=16, help="samples per prompt (the GRPO group)")
     parser.add_argument("--lr", type=float, default=2e-4, help="AdamW learning rate, constant")
+    parser.add_argument(
+        "--reward", choices=REWARDS, default="outcome", help="outcome-only, or CCRL with this shaping (CCRLConfig)"
+    )
     parser.add_argument("--no-std", action="store_true", help="GRPO advantages without the std division")
     parser.add_argument("--seed", type=int, default=1, help="seed of the prompt order and of every sample")
     parser.add_argument("--data-seed", type=int, default=RL_DATA_SEED, help="seed of the train-split RL problems")
@@ -154,6 +203,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eval-every", type=int, default=10, help="greedy evaluation every N steps (0: start, end)")
     parser.add_argument("--eval-n", type=int, default=100, help="ID problems per evaluation (0: no evaluation)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--save", help="directory to write the final policy to (Hugging Face format)")
     args = parser.parse_args(argv)
     for name in ("steps", "prompts", "samples", "n_problems", "max_new_tokens", "threads"):
         if getattr(args, name) < 1:
