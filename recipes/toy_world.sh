@@ -28,21 +28,10 @@ OUT_DIR=${OUT_DIR:-$PWD/outputs/toy_world_$PRESET}
 BASE_MODEL=${BASE_MODEL:-$PROJECT_DIR/toy_world/checkpoints/base}
 BASE_TRAIN_ARGS=${BASE_TRAIN_ARGS:-"--size xs --form mix --batch 32 --lr 3e-3 --warmup 100 --steps 3000 --eval-every 1000 --eval-n 100"}
 
-case "$PRESET" in
-  # CCRL, 2 seeds x 16 GRPO steps of 16 prompts x 16 samples at lr 1e-4: RL that moves the model, in under 15 min
-  # on 2 cores (docs/toy_world.md). VARIANTS="outcome ccrl" adds the baseline (two more runs, about 9 min more).
-  quick) defaults=(SEEDS="1 2" VARIANTS="ccrl" N_SFT=256 N_RL=1000 N_EVAL=100 SFT_EPOCHS=1 RL_TOTAL_STEPS=16
-                   TRAIN_BATCH_SIZE=16 ROLLOUT_N=16 ACTOR_LR=1e-4 COT_SFT=0) ;;
-  # Every arm, 3 seeds, 24 steps: 15 GRPO runs, sized from the quick preset's measured run time to about 2 h on 2
-  # cores (not yet run); minutes with DEVICE=cuda.
-  full) defaults=(SEEDS="1 2 3" VARIANTS="outcome ccrl brier log ccrl_nostd" N_SFT=256 N_RL=2000 N_EVAL=300
-                  SFT_EPOCHS=1 RL_TOTAL_STEPS=24 TRAIN_BATCH_SIZE=16 ROLLOUT_N=16 ACTOR_LR=1e-4 COT_SFT=1) ;;
-  *) echo "toy_world: PRESET=$PRESET is not quick or full" >&2; exit 2 ;;
-esac
-for assignment in "${defaults[@]}"; do
-  name=${assignment%%=*}
-  if [ -z "${!name:-}" ]; then export "$assignment"; fi
-done
+# shellcheck source=recipes/toy_world_settings.sh
+source "$RECIPE_DIR/toy_world_settings.sh"
+toy_world_preset "$PRESET" || exit 2
+toy_world_check_variants || exit 2
 
 export DEVICE=${DEVICE:-cpu} NNODES=1 N_GPUS_PER_NODE=1 LOGGER="[console,file]"
 export MODEL_NAME=toy MODEL_TAG=toy-qwen2 MODEL_PATH=$BASE_MODEL
@@ -56,10 +45,8 @@ export RL_ESTIMATOR=grpo RL_EPOCHS=$RL_TOTAL_STEPS
 # One optimiser step per PPO_MINI_BATCH_SIZE prompts; the whole step's responses in one forward pass.
 export PPO_MINI_BATCH_SIZE=${PPO_MINI_BATCH_SIZE:-$TRAIN_BATCH_SIZE}
 export MICRO_BATCH_SIZE=${MICRO_BATCH_SIZE:-$((TRAIN_BATCH_SIZE * ROLLOUT_N))}
-# RL prompts are at most 81 tokens and CoMT targets 118 (train split); every decode row is padded to the prompt length.
-export MAX_PROMPT_LENGTH=96 MAX_RESPONSE_LENGTH=${MAX_RESPONSE_LENGTH:-160}
-# The evaluation's budget: the OOD-steps split's CoMT targets run to 183 tokens (105 of its first 300 over 160).
-EVAL_MAX_NEW_TOKENS=${EVAL_MAX_NEW_TOKENS:-256}
+# Every decode row is padded to the prompt length; RL prompts are at most 81 tokens.
+export MAX_PROMPT_LENGTH=96
 # TEST_FREQ=N validates greedily on the ID split every N steps (benchmarks/masa_toy.py needs that curve).
 export ACTOR_LR SAVE_FREQ=$RL_TOTAL_STEPS TEST_FREQ=${TEST_FREQ:--1} KL_COEF=0.0 TEMPERATURE=1.0
 LOG_DIR=$OUT_DIR/logs
@@ -127,16 +114,14 @@ curve_args=()
 for seed in $SEEDS; do
   for variant in $VARIANTS; do
     extra=()
+    label=$(toy_world_arm_label "$variant")
+    # Empty alpha / beta: common.sh's defaults (CCRLConfig's), unless CCRL_ALPHA / CCRL_BETA are set.
+    alpha=${CCRL_ALPHA:-} beta=${CCRL_BETA:-} shaping=linear
     case "$variant" in
-      # Empty: common.sh's defaults (CCRLConfig's), unless CCRL_ALPHA / CCRL_BETA are set.
-      ccrl) alpha=${CCRL_ALPHA:-} beta=${CCRL_BETA:-} shaping=linear label="CoMT+CCRL" ;;
-      outcome) alpha=0 beta=0 shaping=linear label="CoMT+outcome-RL" ;;
-      brier) alpha=${CCRL_ALPHA:-} beta=${CCRL_BETA:-} shaping=brier label="CoMT+CCRL-brier" ;;
-      log) alpha=${CCRL_ALPHA:-} beta=${CCRL_BETA:-} shaping=log label="CoMT+CCRL-log" ;;
+      outcome) alpha=0 beta=0 ;;
+      brier | log) shaping=$variant ;;
       # GRPO without the std division: a group whose answers all agree no longer has its CCRL term scaled up.
-      ccrl_nostd) alpha=${CCRL_ALPHA:-} beta=${CCRL_BETA:-} shaping=linear label="CoMT+CCRL-nostd"
-                  extra=(algorithm.norm_adv_by_std_in_grpo=False) ;;
-      *) echo "toy_world: VARIANTS has '$variant'; use outcome, ccrl, brier, log, ccrl_nostd" >&2; exit 2 ;;
+      ccrl_nostd) extra=(algorithm.norm_adv_by_std_in_grpo=False) ;;
     esac
     run=toy_${variant}_seed$seed
     export VERL_FILE_LOGGER_PATH=$LOG_DIR/$run.jsonl

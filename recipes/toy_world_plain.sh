@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The toy-world comparison of every arm in plain PyTorch (python -m toy_world.grpo): no verl, Ray or server, so many
 # seeds fit where recipes/toy_world.sh's verl runs allow three. From one CoMT-SFT checkpoint, for each seed in SEEDS
-# and each arm in VARIANTS, GRPO at the full preset's settings -> the same greedy evaluation as toy_world.sh (ID and
-# both OOD splits) -> one results table, every arm against outcome-only RL seed by seed (95 % intervals).
+# and each arm in VARIANTS, GRPO at the settings of toy_world.sh's PRESET (default full) -> the same greedy
+# evaluation as toy_world.sh (ID and both OOD splits) -> one table, each arm against outcome-only RL seed by seed.
 #
 #   SFT_MODEL=DIR bash recipes/toy_world_plain.sh            # DIR: the CoMT-SFT checkpoint toy_world.sh trained
 #   SFT_MODEL=DIR SEEDS="$(seq -s ' ' 1 9)" JOBS=16 bash recipes/toy_world_plain.sh   # a 16-core machine
 #
 # Arms as in toy_world.sh: outcome, ccrl (linear shaping), brier, log, ccrl_nostd (ccrl without GRPO's std
-# division); CCRLConfig's defaults otherwise. JOBS runs go at once, one thread each (default: the machine's cores).
-# A run whose evaluation is already written is not run again, so a stopped study resumes where it stopped.
+# division); CCRLConfig's defaults otherwise (CCRL_ALPHA / CCRL_BETA do not apply here). JOBS runs go at once, one
+# thread each (default: the machine's cores). A run whose model or evaluation is already written is not run again, so
+# a stopped study resumes where it stopped.
 set -euo pipefail
 
 RECIPE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,20 +24,15 @@ if [ -z "$SFT_MODEL" ] || [ ! -f "$SFT_MODEL/config.json" ]; then
 fi
 export OUT_DIR=${OUT_DIR:-$PWD/outputs/toy_world_plain}
 export DATA_DIR=${DATA_DIR:-$OUT_DIR/data}
-SEEDS=${SEEDS:-"1 2 3"}
-VARIANTS=${VARIANTS:-"outcome ccrl brier log ccrl_nostd"}
 JOBS=${JOBS:-$(nproc)}
-# The full preset's RL (recipes/toy_world.sh, PRESET=full) and its evaluation.
-export RL_TOTAL_STEPS=${RL_TOTAL_STEPS:-24} TRAIN_BATCH_SIZE=${TRAIN_BATCH_SIZE:-16} ROLLOUT_N=${ROLLOUT_N:-16}
-export ACTOR_LR=${ACTOR_LR:-1e-4} N_RL=${N_RL:-2000} N_EVAL=${N_EVAL:-300}
-export MAX_RESPONSE_LENGTH=${MAX_RESPONSE_LENGTH:-160} EVAL_MAX_NEW_TOKENS=${EVAL_MAX_NEW_TOKENS:-256}
+# The seeds, arms, RL budget and evaluation of toy_world.sh's PRESET (default full; N_SFT, SFT_EPOCHS and COT_SFT
+# do not apply: the start is SFT_MODEL).
+# shellcheck source=recipes/toy_world_settings.sh
+source "$RECIPE_DIR/toy_world_settings.sh"
+toy_world_preset "${PRESET:-full}" || exit 2
+toy_world_check_variants || exit 2
 export OMP_NUM_THREADS=1 PYTHONPATH=$PROJECT_DIR${PYTHONPATH:+:$PYTHONPATH}
 
-for variant in $VARIANTS; do
-  case "$variant" in outcome | ccrl | brier | log | ccrl_nostd) ;;
-    *) echo "toy_world_plain: VARIANTS has '$variant'; use outcome, ccrl, brier, log, ccrl_nostd" >&2; exit 2 ;;
-  esac
-done
 mkdir -p "$OUT_DIR/logs" "$OUT_DIR/models" "$OUT_DIR/results"
 if [ ! -f "$DATA_DIR/eval_toy_ood_steps.parquet" ]; then
   "$PYTHON" -m toy_world.data --out-dir "$DATA_DIR" --n-sft 1 --n-rl 1 --n-eval "$N_EVAL" > /dev/null
@@ -54,24 +50,24 @@ evaluate() {  # $1 model dir, $2 method label, $3 results dir, $4 seed (empty fo
 }
 
 run_arm() {  # $1 variant, $2 seed
-  local run=toy_$1_seed$2 flags=() label
+  local run=toy_$1_seed$2 flags=(--reward linear)
   case "$1" in
-    outcome) flags=(--reward outcome) label="CoMT+outcome-RL" ;;
-    ccrl) flags=(--reward linear) label="CoMT+CCRL" ;;
-    brier) flags=(--reward brier) label="CoMT+CCRL-brier" ;;
-    log) flags=(--reward log) label="CoMT+CCRL-log" ;;
-    ccrl_nostd) flags=(--reward linear --no-std) label="CoMT+CCRL-nostd" ;;
+    outcome) flags=(--reward outcome) ;;
+    brier | log) flags=(--reward "$1") ;;
+    ccrl_nostd) flags=(--reward linear --no-std) ;;
   esac
-  if [ ! -f "$OUT_DIR/models/$run/config.json" ]; then
+  if [ ! -d "$OUT_DIR/models/$run" ]; then  # saved aside, then moved: a model directory is always complete
+    rm -rf "$OUT_DIR/models/$run.partial"
     "$PYTHON" -m toy_world.grpo --model "$SFT_MODEL" --steps "$RL_TOTAL_STEPS" --prompts "$TRAIN_BATCH_SIZE" \
       --samples "$ROLLOUT_N" --lr "$ACTOR_LR" --seed "$2" --n-problems "$N_RL" --eval-n 0 \
-      --max-new-tokens "$MAX_RESPONSE_LENGTH" "${flags[@]}" --save "$OUT_DIR/models/$run" \
+      --max-new-tokens "$MAX_RESPONSE_LENGTH" "${flags[@]}" --save "$OUT_DIR/models/$run.partial" \
       > "$OUT_DIR/logs/$run.jsonl" 2> "$OUT_DIR/logs/$run.err"
+    mv "$OUT_DIR/models/$run.partial" "$OUT_DIR/models/$run"
   fi
-  evaluate "$OUT_DIR/models/$run" "$label" "$OUT_DIR/results/$run" "$2"
+  evaluate "$OUT_DIR/models/$run" "$(toy_world_arm_label "$1")" "$OUT_DIR/results/$run" "$2"
   echo "toy_world_plain: $run done"
 }
-export -f evaluate run_arm
+export -f evaluate run_arm toy_world_arm_label
 
 start=$(date +%s)
 # Seed by seed, every arm of a seed before the next seed, so a stopped study holds whole seeds.

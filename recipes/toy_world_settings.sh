@@ -1,0 +1,43 @@
+# The toy-world study's settings, sourced by recipes/toy_world.sh (verl) and recipes/toy_world_plain.sh (plain
+# PyTorch), so that both run the same presets, budgets and arms.
+
+# Exports PRESET $1's value of each setting that is unset or empty (docs/toy_world.md, "The study").
+toy_world_preset() {
+  local defaults assignment name
+  case "$1" in
+    # CCRL, 2 seeds x 16 GRPO steps of 16 prompts x 16 samples at lr 1e-4: RL that moves the model, in under 15 min
+    # on 2 cores (docs/toy_world.md). VARIANTS="outcome ccrl" adds the baseline (two more runs, about 9 min more).
+    quick) defaults=(SEEDS="1 2" VARIANTS="ccrl" N_SFT=256 N_RL=1000 N_EVAL=100 SFT_EPOCHS=1 RL_TOTAL_STEPS=16
+                     TRAIN_BATCH_SIZE=16 ROLLOUT_N=16 ACTOR_LR=1e-4 COT_SFT=0) ;;
+    # Every arm, 3 seeds, 24 steps: 15 GRPO runs, sized from the quick preset's measured run time to about 2 h on 2
+    # cores; minutes with DEVICE=cuda.
+    full) defaults=(SEEDS="1 2 3" VARIANTS="outcome ccrl brier log ccrl_nostd" N_SFT=256 N_RL=2000 N_EVAL=300
+                    SFT_EPOCHS=1 RL_TOTAL_STEPS=24 TRAIN_BATCH_SIZE=16 ROLLOUT_N=16 ACTOR_LR=1e-4 COT_SFT=1) ;;
+    *) echo "toy_world: PRESET=$1 is not quick or full" >&2; return 2 ;;
+  esac
+  # RL prompts are at most 81 tokens and CoMT targets 118 (train split). The evaluation's budget is larger: the
+  # OOD-steps split's CoMT targets run to 183 tokens (105 of its first 300 over 160).
+  defaults+=(MAX_RESPONSE_LENGTH=160 EVAL_MAX_NEW_TOKENS=256)
+  for assignment in "${defaults[@]}"; do
+    name=${assignment%%=*}
+    if [ -z "${!name:-}" ]; then export "$assignment"; fi
+  done
+}
+
+# The results table's label of arm $1; fails naming the arms for any other name.
+toy_world_arm_label() {
+  case "$1" in
+    outcome) echo "CoMT+outcome-RL" ;;  # alpha = beta = 0: the baseline every other arm is compared with
+    ccrl) echo "CoMT+CCRL" ;;  # CCRL, linear shaping
+    brier) echo "CoMT+CCRL-brier" ;;
+    log) echo "CoMT+CCRL-log" ;;
+    ccrl_nostd) echo "CoMT+CCRL-nostd" ;;  # ccrl without GRPO's std division
+    *) echo "toy_world: VARIANTS has '$1'; use outcome, ccrl, brier, log, ccrl_nostd" >&2; return 2 ;;
+  esac
+}
+
+# Refuses VARIANTS naming an unknown arm, before anything is trained.
+toy_world_check_variants() {
+  local variant
+  for variant in $VARIANTS; do toy_world_arm_label "$variant" > /dev/null || return 2; done
+}
