@@ -9,8 +9,8 @@ toy_world_preset() {
     # on 2 cores (docs/toy_world.md). VARIANTS="outcome ccrl" adds the baseline (two more runs, about 9 min more).
     quick) defaults=(SEEDS="1 2" VARIANTS="ccrl" N_SFT=256 N_RL=1000 N_EVAL=100 SFT_EPOCHS=1 RL_TOTAL_STEPS=16
                      TRAIN_BATCH_SIZE=16 ROLLOUT_N=16 ACTOR_LR=1e-4 COT_SFT=0) ;;
-    # Every arm, 3 seeds, 24 steps: 15 GRPO runs, sized from the quick preset's measured run time to about 2 h on 2
-    # cores; minutes with DEVICE=cuda.
+    # Every arm, 3 seeds, 24 steps: 15 GRPO runs, about 1 h 20 min alone on 2 cores (measured: docs/toy_world.md);
+    # minutes with DEVICE=cuda.
     full) defaults=(SEEDS="1 2 3" VARIANTS="outcome ccrl brier log ccrl_nostd" N_SFT=256 N_RL=2000 N_EVAL=300
                     SFT_EPOCHS=1 RL_TOTAL_STEPS=24 TRAIN_BATCH_SIZE=16 ROLLOUT_N=16 ACTOR_LR=1e-4 COT_SFT=1) ;;
     *) echo "toy_world: PRESET=$1 is not quick or full" >&2; return 2 ;;
