@@ -34,7 +34,7 @@ toy_world_preset "$PRESET" || exit 2
 toy_world_check_variants || exit 2
 
 export DEVICE=${DEVICE:-cpu} NNODES=1 N_GPUS_PER_NODE=1 LOGGER="[console,file]"
-export MODEL_NAME=toy MODEL_TAG=toy-qwen2 MODEL_PATH=$BASE_MODEL
+export MODEL_NAME=toy MODEL_PATH=$BASE_MODEL
 export DATA_DIR=$OUT_DIR/data EVAL_DIR=$OUT_DIR/data VAL_FILE=$OUT_DIR/data/eval_toy_test.parquet
 export CKPT_DIR=$OUT_DIR/checkpoints RESULTS_DIR=$OUT_DIR/results
 export SFT_BATCH_SIZE=${SFT_BATCH_SIZE:-16} SFT_MICRO_BATCH_SIZE=${SFT_MICRO_BATCH_SIZE:-16} SFT_MAX_LENGTH=384
@@ -70,15 +70,9 @@ if [ "$DRY_RUN" != 1 ]; then
   "$PYTHON" -m toy_world.data --out-dir "$DATA_DIR" --n-sft "$N_SFT" --n-rl "$N_RL" --n-eval "$N_EVAL"
 fi
 
-eval_files=()
-for split in test ood_combo ood_steps; do eval_files+=("toy_${split/test/id}=$DATA_DIR/eval_toy_$split.parquet"); done
 evaluate() {  # $1 model dir, $2 method label, $3 seed (empty for none)
   if [ "$DRY_RUN" = 1 ]; then echo "DRY RUN eval: $2 on $1"; return; fi
-  local seed_args=()
-  if [ -n "$3" ]; then seed_args=(--seed "$3"); fi
-  "$PYTHON" -m verl_ccrl.eval --model "$1" --method "$2" --model-name "$MODEL_TAG" --backend transformers \
-    --max-new-tokens "$EVAL_MAX_NEW_TOKENS" --out-dir "$RESULTS_DIR" --quiet "${seed_args[@]}" \
-    --id-benchmarks toy_id --ood-benchmarks toy_ood_combo toy_ood_steps --data "${eval_files[@]}"
+  toy_world_evaluate "$1" "$2" "$3" "$RESULTS_DIR"
 }
 
 # One CoMT SFT checkpoint; every RL run starts from it. SFT_MODEL=DIR starts RL from DIR instead (no SFT stage).
@@ -135,11 +129,7 @@ for seed in $SEEDS; do
   done
 done
 if [ "$DRY_RUN" = 1 ]; then exit 0; fi
-# Every arm against outcome-only RL, seed by seed, when the study has it.
-baseline=()
-if [[ " $VARIANTS " == *" outcome "* ]]; then baseline=(--baseline "CoMT+outcome-RL"); fi
-"$PYTHON" -m verl_ccrl.eval table --runs-dir "$RESULTS_DIR" \
-  --id-benchmarks toy_id --ood-benchmarks toy_ood_combo toy_ood_steps ${baseline[@]+"${baseline[@]}"}
+toy_world_table "$RESULTS_DIR"
 "$PYTHON" -m verl_ccrl.eval curves --logs "${curve_args[@]}" --out "$RESULTS_DIR/training_curves.png"
 # Every response of the evaluation, its numbers marked by verdict and confidence (docs/viewer.md).
 "$PYTHON" -m verl_ccrl.eval view "$RESULTS_DIR" --out "$RESULTS_DIR/report.html"

@@ -38,15 +38,9 @@ if [ ! -f "$DATA_DIR/eval_toy_ood_steps.parquet" ]; then
   "$PYTHON" -m toy_world.data --out-dir "$DATA_DIR" --n-sft 1 --n-rl 1 --n-eval "$N_EVAL" > /dev/null
 fi
 
-evaluate() {  # $1 model dir, $2 method label, $3 results dir, $4 seed (empty for none)
+evaluate() {  # $1 model dir, $2 method label, $3 results dir, $4 seed (empty for none); not again once written
   if [ -n "$(compgen -G "$3/runs/*.json")" ]; then return; fi
-  local seed_args=()
-  if [ -n "$4" ]; then seed_args=(--seed "$4"); fi
-  "$PYTHON" -m verl_ccrl.eval --model "$1" --method "$2" --model-name toy-qwen2 --backend transformers \
-    --max-new-tokens "$EVAL_MAX_NEW_TOKENS" --out-dir "$3" --quiet --limit "$N_EVAL" "${seed_args[@]}" \
-    --id-benchmarks toy_id --ood-benchmarks toy_ood_combo toy_ood_steps \
-    --data "toy_id=$DATA_DIR/eval_toy_test.parquet" "toy_ood_combo=$DATA_DIR/eval_toy_ood_combo.parquet" \
-    "toy_ood_steps=$DATA_DIR/eval_toy_ood_steps.parquet" > /dev/null 2> "$OUT_DIR/logs/$(basename "$3").eval.err"
+  toy_world_evaluate "$1" "$2" "$4" "$3" --limit "$N_EVAL" > /dev/null 2> "$OUT_DIR/logs/$(basename "$3").eval.err"
 }
 
 run_arm() {  # $1 variant, $2 seed
@@ -67,7 +61,7 @@ run_arm() {  # $1 variant, $2 seed
   evaluate "$OUT_DIR/models/$run" "$(toy_world_arm_label "$1")" "$OUT_DIR/results/$run" "$2"
   echo "toy_world_plain: $run done"
 }
-export -f evaluate run_arm toy_world_arm_label
+export -f evaluate run_arm toy_world_arm_label toy_world_evaluate
 
 start=$(date +%s)
 # Seed by seed, every arm of a seed before the next seed, so a stopped study holds whole seeds.
@@ -78,7 +72,4 @@ start=$(date +%s)
   'if [ "$1" = sft ]; then evaluate "$SFT_MODEL" CoMT-SFT "$OUT_DIR/results/sft" ""; else run_arm "$1" "$2"; fi' _
 echo "toy_world_plain: $(($(date +%s) - start)) s for the runs and their evaluations ($JOBS at a time)"
 
-baseline=()
-if [[ " $VARIANTS " == *" outcome "* ]]; then baseline=(--baseline "CoMT+outcome-RL"); fi
-"$PYTHON" -m verl_ccrl.eval table --runs-dir "$OUT_DIR/results" \
-  --id-benchmarks toy_id --ood-benchmarks toy_ood_combo toy_ood_steps ${baseline[@]+"${baseline[@]}"}
+toy_world_table "$OUT_DIR/results"

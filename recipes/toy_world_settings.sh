@@ -1,5 +1,7 @@
 # The toy-world study's settings, sourced by recipes/toy_world.sh (verl) and recipes/toy_world_plain.sh (plain
-# PyTorch), so that both run the same presets, budgets and arms.
+# PyTorch), so that both run the same presets, budgets, arms and evaluation.
+
+export MODEL_TAG=toy-qwen2  # the model's name in the results table
 
 # Exports PRESET $1's value of each setting that is unset or empty (docs/toy_world.md, "The study").
 toy_world_preset() {
@@ -40,4 +42,25 @@ toy_world_arm_label() {
 toy_world_check_variants() {
   local variant
   for variant in $VARIANTS; do toy_world_arm_label "$variant" > /dev/null || return 2; done
+}
+
+# Greedy evaluation of model $1 as method $2 (training seed $3, empty for none) on the ID split and both OOD splits
+# in DATA_DIR, written under $4; further arguments go to python -m verl_ccrl.eval.
+toy_world_evaluate() {
+  local model=$1 label=$2 seed=$3 out=$4 seed_args=()
+  shift 4
+  if [ -n "$seed" ]; then seed_args=(--seed "$seed"); fi
+  "$PYTHON" -m verl_ccrl.eval --model "$model" --method "$label" --model-name "$MODEL_TAG" --backend transformers \
+    --max-new-tokens "$EVAL_MAX_NEW_TOKENS" --out-dir "$out" --quiet "${seed_args[@]}" \
+    --id-benchmarks toy_id --ood-benchmarks toy_ood_combo toy_ood_steps \
+    --data "toy_id=$DATA_DIR/eval_toy_test.parquet" "toy_ood_combo=$DATA_DIR/eval_toy_ood_combo.parquet" \
+    "toy_ood_steps=$DATA_DIR/eval_toy_ood_steps.parquet" "$@"
+}
+
+# The results table of every run JSON under $1; every arm against outcome-only RL, seed by seed, when VARIANTS has it.
+toy_world_table() {
+  local baseline=()
+  if [[ " $VARIANTS " == *" outcome "* ]]; then baseline=(--baseline "$(toy_world_arm_label outcome)"); fi
+  "$PYTHON" -m verl_ccrl.eval table --runs-dir "$1" \
+    --id-benchmarks toy_id --ood-benchmarks toy_ood_combo toy_ood_steps ${baseline[@]+"${baseline[@]}"}
 }

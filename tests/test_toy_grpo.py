@@ -86,13 +86,13 @@ def test_the_ccrl_reward_is_the_reward_managers_for_the_same_response(shaping, s
     }
     config = OmegaConf.create({"ccrl": {"shaping": shaping, "entropy_source": "rollout"}, "reward": {}})
     manager = reward_manager_module.CCRLRewardManager(config, tokenizer)
+    ccrl_config, aligner = CCRLConfig(shaping=shaping), TokenAligner(tokenizer)
     ours, managers = [], []
     for problem, result in samples:
         text = tokenizer.decode(result.token_ids, skip_special_tokens=True)
         ours.append(
-            response_reward(problem, text, result.token_ids, result.entropies, config=CCRLConfig(shaping=shaping),
-                            aligner=TokenAligner(tokenizer))[0]
-        )  # fmt: skip
+            response_reward(problem, text, result.token_ids, result.entropies, config=ccrl_config, aligner=aligner)[0]
+        )
         row = rows[problem.question]
         managers.append(
             manager.score(result.token_ids, row["reward_model"]["ground_truth"], row["extra_info"],
