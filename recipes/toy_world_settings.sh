@@ -57,10 +57,11 @@ toy_world_evaluate() {
     "toy_ood_steps=$DATA_DIR/eval_toy_ood_steps.parquet" "$@"
 }
 
-# The results table of every run JSON under $1; every arm against outcome-only RL, seed by seed, when VARIANTS has it.
+# The results table of every run JSON under $1: each arm's change from the CoMT-SFT start, and every arm against
+# outcome-only RL, seed by seed, when VARIANTS has it.
 toy_world_table() {
   local baseline=()
   if [[ " $VARIANTS " == *" outcome "* ]]; then baseline=(--baseline "$(toy_world_arm_label outcome)"); fi
-  "$PYTHON" -m verl_ccrl.eval table --runs-dir "$1" \
+  "$PYTHON" -m verl_ccrl.eval table --runs-dir "$1" --start CoMT-SFT \
     --id-benchmarks toy_id --ood-benchmarks toy_ood_combo toy_ood_steps ${baseline[@]+"${baseline[@]}"}
 }

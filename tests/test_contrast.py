@@ -1,4 +1,5 @@
-"""Differences from a baseline method, paired by seed, in results.md (``python -m verl_ccrl.eval table --baseline``)."""
+"""Differences from a baseline method, paired by seed, and each method's change from the start, in results.md
+(``python -m verl_ccrl.eval table --baseline / --start``)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,14 @@ def _study(directory, arms=("CCRL", "outcome")):
         if "CCRL" in arms:
             judged = [(0.95, False), (0.6, True), (0.3, False)]  # one of two wrong numbers confident: 50 %
             write_run(directory, "CCRL", "toy", "toy_id", ARM_ID[seed], seed=seed, judged=judged)
-    write_run(directory, "SFT", "toy", "toy_id", 60.0)  # no seed: not compared
+    write_run(directory, "SFT", "toy", "toy_id", 60.0, judged=[(0.3, False), (0.6, True)])  # no seed: the start
+
+
+def _section_cells(text, title, method):
+    section = text[text.index(f"## {title}") :]
+    [line] = [line for line in section.splitlines() if line.startswith(f"| {method} ")]
+    header = [cell.strip() for cell in section.splitlines()[2].strip("|").split("|")]
+    return dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")), strict=True))
 
 
 def test_paired_difference_and_its_interval_follow_students_t():
@@ -60,4 +68,32 @@ def test_a_baseline_that_names_no_method_is_an_error_listing_the_methods(tmp_pat
     _study(tmp_path)
     config = TableConfig(runs_dir=str(tmp_path), id_benchmarks=("toy_id",), ood_benchmarks=(), baseline="grpo")
     with pytest.raises(EvalError, match=r"--baseline 'grpo'.*\['CCRL', 'SFT', 'outcome'\]"):
+        merge_table(config)
+
+
+def test_results_gain_each_seeded_methods_change_from_the_start_with_an_interval_over_seeds(tmp_path):
+    _study(tmp_path)
+    merge_table(TableConfig(runs_dir=str(tmp_path), id_benchmarks=("toy_id",), ood_benchmarks=(), start="SFT"))
+    text = (tmp_path / "results.md").read_text()
+    change = difference(ARM_ID, {seed: 60.0 for seed in ARM_ID})
+    ccrl = _section_cells(text, "Change from SFT", "CCRL")
+    assert ccrl["Seeds"] == "3"
+    assert ccrl["ID avg"] == f"{change.mean:+.1f} [{change.low:+.1f}, {change.high:+.1f}] **\\***"
+    # The start's one wrong number is not confident (OCE@0.5 0 %), one of CCRL's two is (50 %) in every seed.
+    assert ccrl["OCE@0.5"].startswith("+50.0 [+50.0, +50.0]")
+    assert _section_cells(text, "Change from SFT", "outcome")["Seeds"] == "3"
+    assert "## Differences from" not in text  # --baseline not given
+
+
+def test_a_start_evaluated_with_several_seeds_is_an_error_naming_them(tmp_path):
+    _study(tmp_path)
+    config = TableConfig(runs_dir=str(tmp_path), id_benchmarks=("toy_id",), ood_benchmarks=(), start="outcome")
+    with pytest.raises(EvalError, match=r"--start 'outcome': its runs have 3 training seeds \(1, 2, 3\).*--baseline"):
+        merge_table(config)
+
+
+def test_a_start_that_names_no_method_is_an_error_listing_the_methods(tmp_path):
+    _study(tmp_path)
+    config = TableConfig(runs_dir=str(tmp_path), id_benchmarks=("toy_id",), ood_benchmarks=(), start="base")
+    with pytest.raises(EvalError, match=r"--start 'base'.*\['CCRL', 'SFT', 'outcome'\]"):
         merge_table(config)

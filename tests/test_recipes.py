@@ -163,6 +163,8 @@ def test_the_plain_study_compares_each_arm_with_outcome_only_and_resumes_without
     table = (tmp_path / "plain" / "results" / "results.md").read_text()
     assert "| CoMT+CCRL |" in table and "| CoMT+outcome-RL |" in table and "| CoMT-SFT |" in table
     assert "## Differences from CoMT+outcome-RL" in table  # the baseline was passed to the table
+    assert "## Change from CoMT-SFT" in table  # and the start
+    assert (tmp_path / "plain" / "results" / "training_curves.png").stat().st_size > 0
     model = tmp_path / "plain" / "models" / "toy_ccrl_seed1" / "model.safetensors"
     written = model.stat().st_mtime_ns
     again = plain_study(tmp_path)

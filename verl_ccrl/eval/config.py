@@ -99,6 +99,12 @@ class TableConfig:
         "paired by seed, with a 95 %% interval.",
         metavar="METHOD",
     )
+    start: str | None = _option(
+        None,
+        "The method label of the checkpoint every seeded run began from (one evaluation without --seed, e.g. "
+        "CoMT-SFT): results.md gains each seeded method's change from it, with a 95 %% interval over seeds.",
+        metavar="METHOD",
+    )
 
     def __post_init__(self) -> None:
         self.merge = _tuple_of_strings("merge", self.merge)
@@ -239,6 +245,7 @@ DEFAULT_CURVE_METRICS = (
     "ccrl/ece",
     "ccrl/mean_confidence_correct",
     "ccrl/mean_confidence_wrong",
+    "actor/entropy",  # the policy's mean token entropy: its sharpening
 )
 
 

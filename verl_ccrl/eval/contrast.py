@@ -1,4 +1,5 @@
-"""Each method's difference from a baseline method, paired by training seed, with a 95 % interval. Pure Python.
+"""Each method's difference from a baseline method, paired by training seed, with a 95 % interval; and each
+method's change from the checkpoint every seed started from, with the same interval. Pure Python.
 
 Seed s of every arm of a study starts from the same checkpoint, sees the same data order and draws its rollouts
 from the same seeded streams, so the arms are compared seed by seed: d_s = arm_s - baseline_s over the seeds both
@@ -21,10 +22,10 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Difference", "contrast_markdown", "difference", "t_quantile_975"]
+__all__ = ["Difference", "change_markdown", "contrast_markdown", "difference", "t_quantile_975"]
 
 # Student's t, 0.975 quantile, by degrees of freedom (scipy.stats.t.ppf(0.975, df)); past 30 the normal 1.96.
 _T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
@@ -86,21 +87,63 @@ def contrast_markdown(
     ``arms``: (label, column -> seed -> value) of every other method; ``columns``: (key, header) in order;
     ``baseline_values``: the baseline's column -> seed -> value.
     """
+    explanation = (
+        f"Each cell: mean over seeds of (method - {baseline}) for the same seed, in points, and its 95 % interval "
+        "(Student's t on the per-seed differences). **\\*** marks an interval that excludes 0: a difference beyond "
+        "the seed spread."
+    )
+    return _section(f"Differences from {baseline}", explanation, arms, columns, lambda _values: baseline_values)
+
+
+def change_markdown(
+    start: str,
+    arms: Sequence[tuple[str, Mapping[str, Mapping[object, float | None]]]],
+    columns: Sequence[tuple[str, str]],
+    start_values: Mapping[str, float | None],
+) -> list[str]:
+    """The "Change from START" section of results.md: what training did to the one checkpoint every seed began from.
+
+    Each seed's value minus the start's, so the interval is Student's t over the seeds' own values, shifted:
+
+        >>> lines = change_markdown("SFT", [("RL", {"acc": {1: 70.0, 2: 74.0, 3: 72.0}})], [("acc", "ID")], {"acc": 65.0})
+        >>> print(lines[5])
+        | RL | 3 | +7.0 [+2.0, +12.0] **\\*** |
+
+    ``start_values``: the start's column -> value (None where it has none: that column's cells are n/a).
+    """
+    explanation = (
+        f"Each cell: mean over seeds of (method - {start}), {start} being the one checkpoint every seed began "
+        "from, in points, and its 95 % interval (Student's t over the seeds). **\\*** marks an interval that "
+        "excludes 0: a change beyond the seed spread."
+    )
+
+    def start_by_seed(values: Mapping[str, Mapping[object, float | None]]) -> dict[str, dict[object, float | None]]:
+        return {key: {seed: start_values.get(key) for seed in values.get(key, {})} for key, _ in columns}
+
+    return _section(f"Change from {start}", explanation, arms, columns, start_by_seed)
+
+
+def _section(
+    title: str,
+    explanation: str,
+    arms: Sequence[tuple[str, Mapping[str, Mapping[object, float | None]]]],
+    columns: Sequence[tuple[str, str]],
+    reference_of: Callable[[Mapping[str, Mapping[object, float | None]]], Mapping[str, Mapping[object, float | None]]],
+) -> list[str]:
     header = ["Method", "Seeds", *(name for _, name in columns)]
-    lines = ["", f"## Differences from {baseline}", "", "| " + " | ".join(header) + " |"]
+    lines = ["", f"## {title}", "", "| " + " | ".join(header) + " |"]
     lines.append("|---|---:|" + "|".join(["---:"] * len(columns)) + "|")
     count = outside = 0
     for label, values in arms:
-        cells = [difference(values.get(key, {}), baseline_values.get(key, {})) for key, _ in columns]
+        reference = reference_of(values)
+        cells = [difference(values.get(key, {}), reference.get(key, {})) for key, _ in columns]
         shared = max((cell.n for cell in cells if cell is not None), default=0)
         count += sum(cell is not None for cell in cells)
         outside += sum(cell is not None and cell.excludes_zero for cell in cells)
         lines.append("| " + " | ".join([label, str(shared), *(_cell(cell) for cell in cells)]) + " |")
     lines += [
         "",
-        f"Each cell: mean over seeds of (method - {baseline}) for the same seed, in points, and its 95 % interval "
-        "(Student's t on the per-seed differences). **\\*** marks an interval that excludes 0: a difference beyond "
-        f"the seed spread. {outside} of {count} intervals exclude 0; at 95 % about {count / 20:.1f} would by chance "
+        f"{explanation} {outside} of {count} intervals exclude 0; at 95 % about {count / 20:.1f} would by chance "
         "alone. An interval of zero width means every seed's difference was the same, which few seeds make likely "
         "by chance: read it as one observation, not as certainty.",
     ]

@@ -136,5 +136,11 @@ def merge_table(config: TableConfig) -> dict[str, str]:
         paths = find_run_files(config.runs_dir) + paths
     runs = load_runs(paths, strict_paths=config.merge)
     return write_table(
-        runs, config.table_dir, config.id_benchmarks, config.ood_benchmarks, config.thresholds, config.baseline
+        runs,
+        config.table_dir,
+        config.id_benchmarks,
+        config.ood_benchmarks,
+        config.thresholds,
+        config.baseline,
+        config.start,
     )

@@ -28,7 +28,7 @@ from verl_ccrl.calibration import OVERCONFIDENCE_THRESHOLDS
 from verl_ccrl.eval.benchmarks import DEFAULT_ID_BENCHMARKS, DEFAULT_OOD_BENCHMARKS
 from verl_ccrl.eval.calibration_table import calibration_csv, calibration_markdown
 from verl_ccrl.eval.config import EvalError
-from verl_ccrl.eval.contrast import contrast_markdown
+from verl_ccrl.eval.contrast import change_markdown, contrast_markdown
 from verl_ccrl.eval.plots import plot_overconfidence, plot_reliability
 from verl_ccrl.eval.rows import TableRow, build_rows, csv_cell, markdown_cell, rate_columns, seed_list, table_benchmarks
 
@@ -52,10 +52,12 @@ def write_table(
     ood_benchmarks: Sequence[str] = DEFAULT_OOD_BENCHMARKS,
     thresholds: Sequence[float] = OVERCONFIDENCE_THRESHOLDS,
     baseline: str | None = None,
+    start: str | None = None,
 ) -> dict[str, str]:
     """Write results.md, results.csv, reliability.png and overconfidence.png; returns name -> path. The
     overconfident-error rates are at ``thresholds`` (``--thresholds``); ``baseline`` (a method label) adds the
-    "Differences from" section: every other seeded method against it, seed by seed."""
+    "Differences from" section: every other seeded method against it, seed by seed; ``start`` (the label of the
+    unseeded evaluation of the checkpoint the runs began from) adds the "Change from" section."""
     if not runs:
         raise EvalError(
             "No run JSONs to tabulate. Run an evaluation first (`python -m verl_ccrl.eval --data ... --out-dir "
@@ -70,7 +72,7 @@ def write_table(
         "reliability": os.path.join(table_dir, "reliability.png"),
         "overconfidence": os.path.join(table_dir, "overconfidence.png"),
     }
-    _write_markdown(paths["markdown"], rows, benchmarks, id_benchmarks, ood_benchmarks, thresholds, baseline)
+    _write_markdown(paths["markdown"], rows, benchmarks, id_benchmarks, ood_benchmarks, thresholds, baseline, start)
     _write_csv(paths["csv"], rows, benchmarks, thresholds)
     plot_reliability(paths["reliability"], rows)
     plot_overconfidence(paths["overconfidence"], rows, thresholds)
@@ -85,6 +87,7 @@ def _write_markdown(
     ood_benchmarks: Sequence[str],
     thresholds: Sequence[float],
     baseline: str | None = None,
+    start: str | None = None,
 ) -> None:
     top = max(thresholds)  # the table's one rate column; the calibration section has them all
     id_columns = [b for b in benchmarks if b in id_benchmarks]
@@ -124,8 +127,25 @@ def _write_markdown(
             "above; seeds: " + "; ".join(f"{row.label}: {seed_list(row)}" for row in seeded) + "."
         )
     with open(path, "w") as handle:
-        contrast = _contrast(rows, benchmarks, thresholds, baseline)
-        handle.write("\n".join(lines + notes + calibration_markdown(rows, thresholds) + contrast) + "\n")
+        sections = _change(rows, benchmarks, thresholds, start) + _contrast(rows, benchmarks, thresholds, baseline)
+        handle.write("\n".join(lines + notes + calibration_markdown(rows, thresholds) + sections) + "\n")
+
+
+def _one_row(rows: Sequence[TableRow], method: str, option: str) -> TableRow:
+    matches = [row for row in rows if row.method == method]
+    if len(matches) != 1:
+        raise EvalError(
+            f"{option} {method!r}: {len(matches)} rows have that method (methods: "
+            f"{sorted({row.method for row in rows})}). Pass one method label, as given to --method."
+        )
+    return matches[0]
+
+
+def _contrast_columns(benchmarks: Sequence[str], thresholds: Sequence[float]) -> list[tuple[str, str]]:
+    columns = [(b, DISPLAY_NAMES.get(b, b)) for b in benchmarks]
+    columns += [("id_avg", "ID avg"), ("ood_avg", "OOD avg"), ("number_accuracy", "Number acc.")]
+    columns += [(f"overconfident_error@{t:g}", f"OCE@{t:g}") for t in thresholds]
+    return columns + [("ece", "ECE"), ("mean_tokens", "Tokens")]
 
 
 def _contrast(
@@ -133,18 +153,26 @@ def _contrast(
 ) -> list[str]:
     if baseline is None:
         return []
-    base = [row for row in rows if row.method == baseline]
-    if len(base) != 1:
+    base = _one_row(rows, baseline, "--baseline")
+    arms = [(row.method, row.per_seed) for row in rows if row is not base and row.n_seeds >= 2]
+    return contrast_markdown(baseline, arms, _contrast_columns(benchmarks, thresholds), base.per_seed)
+
+
+def _change(
+    rows: Sequence[TableRow], benchmarks: Sequence[str], thresholds: Sequence[float], start: str | None
+) -> list[str]:
+    if start is None:
+        return []
+    origin = _one_row(rows, start, "--start")
+    if origin.n_seeds != 1:
         raise EvalError(
-            f"--baseline {baseline!r}: {len(base)} rows have that method (methods: "
-            f"{sorted({row.method for row in rows})}). Pass one method label, as given to --method."
+            f"--start {start!r}: its runs have {origin.n_seeds} training seeds ({seed_list(origin)}); the start is "
+            "the one checkpoint every seeded run began from, evaluated once. Pass that evaluation's method label "
+            "(e.g. CoMT-SFT), or compare seeded methods with --baseline."
         )
-    columns = [(b, DISPLAY_NAMES.get(b, b)) for b in benchmarks]
-    columns += [("id_avg", "ID avg"), ("ood_avg", "OOD avg"), ("number_accuracy", "Number acc.")]
-    columns += [(f"overconfident_error@{t:g}", f"OCE@{t:g}") for t in thresholds]
-    columns += [("ece", "ECE"), ("mean_tokens", "Tokens")]
-    arms = [(row.method, row.per_seed) for row in rows if row is not base[0] and row.n_seeds >= 2]
-    return contrast_markdown(baseline, arms, columns, base[0].per_seed)
+    values = {column: next(iter(by_seed.values())) for column, by_seed in origin.per_seed.items()}
+    arms = [(row.method, row.per_seed) for row in rows if row is not origin and row.n_seeds >= 2]
+    return change_markdown(start, arms, _contrast_columns(benchmarks, thresholds), values)
 
 
 def _write_csv(path: str, rows: Sequence[TableRow], benchmarks: Sequence[str], thresholds: Sequence[float]) -> None:
