@@ -2,7 +2,8 @@
 # The toy-world comparison of every arm in plain PyTorch (python -m toy_world.grpo): no verl, Ray or server, so many
 # seeds fit where recipes/toy_world.sh's verl runs allow three. From one CoMT-SFT checkpoint, for each seed in SEEDS
 # and each arm in VARIANTS, GRPO at the settings of toy_world.sh's PRESET (default full) -> the same greedy
-# evaluation as toy_world.sh (ID and both OOD splits) -> one table, each arm against outcome-only RL seed by seed.
+# evaluation as toy_world.sh (ID and both OOD splits) -> one table (each arm's change from the start, and against
+# outcome-only RL seed by seed) and training_curves.png.
 #
 #   SFT_MODEL=DIR bash recipes/toy_world_plain.sh            # DIR: the CoMT-SFT checkpoint toy_world.sh trained
 #   SFT_MODEL=DIR SEEDS="$(seq -s ' ' 1 9)" JOBS=16 bash recipes/toy_world_plain.sh   # a 16-core machine
@@ -73,3 +74,12 @@ start=$(date +%s)
 echo "toy_world_plain: $(($(date +%s) - start)) s for the runs and their evaluations ($JOBS at a time)"
 
 toy_world_table "$OUT_DIR/results"
+# Each arm's training curves (mean over seeds, min-max band): answer accuracy, the policy's token entropy, reward.
+curve_args=()
+for seed in $SEEDS; do
+  for variant in $VARIANTS; do
+    curve_args+=("$(toy_world_arm_label "$variant")=$OUT_DIR/logs/toy_${variant}_seed$seed.jsonl")
+  done
+done
+"$PYTHON" -m verl_ccrl.eval curves --logs "${curve_args[@]}" --out "$OUT_DIR/results/training_curves.png" \
+  --metrics ccrl/outcome_mean actor/entropy critic/score/mean

@@ -32,7 +32,23 @@ def test_a_step_samples_scores_and_updates(capsys):
     main(["--model", BASE_MODEL, "--steps", "1", "--prompts", "2", "--samples", "2", "--max-new-tokens", "8",
           "--eval-n", "0", "--n-problems", "4"])  # fmt: skip
     (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert record["step"] == 1 and 0.0 <= record["reward"] <= 1.0 and record["grad_norm"] >= 0.0
+    metrics = record["data"]
+    assert record["step"] == 1 and 0.0 <= metrics["critic/score/mean"] <= 1.0 and metrics["actor/grad_norm"] >= 0.0
+    assert metrics["actor/entropy"] > 0.0  # a model that samples has entropy
+
+
+def test_the_log_is_verl_file_loggers_shape_so_the_curves_read_it(tmp_path, capsys):
+    from verl_ccrl.eval.curves import training_curves
+
+    main(["--model", BASE_MODEL, "--steps", "2", "--prompts", "2", "--samples", "2", "--max-new-tokens", "8",
+          "--eval-n", "2", "--eval-every", "1", "--n-problems", "4"])  # fmt: skip
+    log = tmp_path / "run.jsonl"
+    log.write_text(capsys.readouterr().out)
+    metrics = ["actor/entropy", "ccrl/outcome_mean", "val-core/toy_id/acc/mean@1"]
+    curves = training_curves({"plain": [str(log)]}, metrics)
+    assert curves["actor/entropy"]["plain"].steps == (1, 2)
+    assert curves["ccrl/outcome_mean"]["plain"].steps == (1, 2)
+    assert curves["val-core/toy_id/acc/mean@1"]["plain"].steps == (0, 1, 2)  # the start, step 1, the end
 
 
 def test_save_writes_the_trained_policy_as_a_model_the_evaluation_loads(tmp_path, capsys):

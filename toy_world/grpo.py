@@ -17,9 +17,12 @@ entropies that the study's trainer rescores with (``ccrl.entropy_source=actor``)
 
     python -m toy_world.grpo --model SFT_DIR --prompts 16 --samples 16 --lr 1e-4 --steps 24 --seed 1 --reward linear
 
-Prints one JSON line per step (training reward, answer accuracy, gradient norm, mean token entropy, seconds of
-sampling and of the whole step) and one per evaluation (greedy accuracy on the first ``--eval-n`` problems of the ID
-split, as ``toy_world.train`` measures it). ``--save DIR`` writes the final policy as a Hugging Face model, for
+Prints one JSON line per step and one per evaluation in the shape of verl's file logger, ``{"step": N, "data":
+{metric: value}}``, under verl's metric names, so ``python -m verl_ccrl.eval curves`` plots it as it plots a verl
+run: ``critic/score/mean`` (training reward), ``ccrl/outcome_mean`` (answer accuracy), ``actor/grad_norm``,
+``actor/entropy`` (mean token entropy of the sampled responses), ``timing_s/gen`` and ``timing_s/step`` (seconds of
+sampling and of the whole step), and ``val-core/toy_id/acc/mean@1`` (greedy accuracy on the first ``--eval-n``
+problems of the ID split, as ``toy_world.train`` measures it). ``--save DIR`` writes the final policy as a Hugging Face model, for
 ``python -m verl_ccrl.eval``. The RL problems are the ``train`` split's stream from ``--data-seed``
 (``toy_world.data``'s RL problems by default). Not handled: PPO epochs over a step's samples, a KL term.
 """
@@ -118,13 +121,14 @@ def run(args: argparse.Namespace) -> list[dict]:
     rng = random.Random(args.seed)
     records: list[dict] = []
 
-    def log(record: dict) -> None:
+    def log(step: int, metrics: dict) -> None:
+        record = {"step": step, "data": metrics}
         records.append(record)
         print(json.dumps(record), flush=True)
 
     def log_eval(step: int) -> None:
         accuracy, _, _ = evaluate(model, tokenizer, eval_problems, max_new_tokens=args.max_new_tokens)
-        log({"step": step, "eval_id_accuracy": accuracy})
+        log(step, {"val-core/toy_id/acc/mean@1": accuracy})
 
     if args.eval_n:
         log_eval(0)
@@ -165,15 +169,15 @@ def run(args: argparse.Namespace) -> list[dict]:
         optimizer.step()
         tokens = sum(len(result.entropies) for result in results)
         log(
+            step,
             {
-                "step": step,
-                "reward": round(rewards.mean().item(), 4),
-                "accuracy": round(sum(correct for _, correct in scored) / len(scored), 4),
-                "grad_norm": round(grad_norm.item(), 4),
-                "entropy": round(sum(sum(result.entropies) for result in results) / max(1, tokens), 4),
-                "sampling_s": round(sampling_s, 2),
-                "step_s": round(time.perf_counter() - start, 2),
-            }
+                "critic/score/mean": round(rewards.mean().item(), 4),
+                "ccrl/outcome_mean": round(sum(correct for _, correct in scored) / len(scored), 4),
+                "actor/grad_norm": round(grad_norm.item(), 4),
+                "actor/entropy": round(sum(sum(result.entropies) for result in results) / max(1, tokens), 5),
+                "timing_s/gen": round(sampling_s, 2),
+                "timing_s/step": round(time.perf_counter() - start, 2),
+            },
         )
         if args.eval_n and args.eval_every and step % args.eval_every == 0 and step < args.steps:
             log_eval(step)
