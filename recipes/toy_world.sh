@@ -7,6 +7,7 @@
 #
 #   bash recipes/toy_world.sh                      # PRESET=quick; outputs under ./outputs/toy_world_quick
 #   PRESET=full bash recipes/toy_world.sh          # 3 seeds x every arm, more RL steps, CoT SFT too
+#   PRESET=long ...                                # 10 seeds x 96 steps; sized for recipes/toy_world_plain.sh
 #   SEEDS="1 2 3" RL_TOTAL_STEPS=20 bash recipes/toy_world.sh
 #   bash recipes/toy_world.sh actor_rollout_ref.actor.optim.lr=5e-5   # extra Hydra overrides go to every RL run
 #

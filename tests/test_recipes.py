@@ -112,6 +112,31 @@ def test_the_toy_world_quick_preset_takes_the_baseline_arm_on_request(tmp_path):
     assert result.stdout.count("DRY RUN OK (ppo)") == 4
 
 
+def toy_world_settings(preset, **env):
+    """The settings recipes/toy_world_settings.sh exports for ``preset`` under ``env``, as a dict."""
+    script = f"source {ROOT / 'recipes' / 'toy_world_settings.sh'} && toy_world_preset {preset} && env"
+    environment = {key: value for key, value in os.environ.items() if key not in ("SEEDS", "VARIANTS")}
+    result = subprocess.run(
+        ["bash", "-c", script], env={**environment, **env}, capture_output=True, text=True, check=True
+    )
+    return dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+
+
+def test_the_long_preset_runs_outcome_only_and_ccrl_for_96_steps_over_ten_seeds():
+    settings = toy_world_settings("long")
+    assert settings["RL_TOTAL_STEPS"] == "96" and settings["SEEDS"].split() == [str(s) for s in range(1, 11)]
+    assert settings["VARIANTS"] == "outcome ccrl" and settings["N_EVAL"] == "300"
+    assert toy_world_settings("long", SEEDS="4 5")["SEEDS"] == "4 5"  # what the user sets wins
+
+
+def test_the_toy_world_long_preset_passes_its_dry_run(tmp_path):
+    result = dry_run("toy_world.sh", cwd=tmp_path, OUT_DIR=str(tmp_path / "toy"), PRESET="long", SEEDS="1")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.count("DRY RUN OK (sft)") == 1 and result.stdout.count("DRY RUN OK (ppo)") == 2
+    for label in ("outcome-RL", "CCRL"):
+        assert result.stdout.count(f"DRY RUN eval: CoMT+{label} on") == 1
+
+
 def test_the_toy_world_full_preset_runs_every_arm(tmp_path):
     result = dry_run("toy_world.sh", cwd=tmp_path, OUT_DIR=str(tmp_path / "toy"), PRESET="full", SEEDS="1")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
