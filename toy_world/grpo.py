@@ -22,8 +22,8 @@ Prints one JSON line per step and one per evaluation in the shape of verl's file
 run: ``critic/score/mean`` (training reward), ``ccrl/outcome_mean`` (answer accuracy), ``actor/grad_norm``,
 ``actor/entropy`` (mean token entropy of the sampled responses), ``timing_s/gen`` and ``timing_s/step`` (seconds of
 sampling and of the whole step), and ``val-core/toy_id/acc/mean@1`` (greedy accuracy on the first ``--eval-n``
-problems of the ID split, as ``toy_world.train`` measures it). ``--save DIR`` writes the final policy as a Hugging Face model, for
-``python -m verl_ccrl.eval``. The RL problems are the ``train`` split's stream from ``--data-seed``
+problems of the ID split, as ``toy_world.train`` measures it). ``--save DIR`` writes the final policy as a Hugging
+Face model, for ``python -m verl_ccrl.eval``. The RL problems are the ``train`` split's stream from ``--data-seed``
 (``toy_world.data``'s RL problems by default). Not handled: PPO epochs over a step's samples, a KL term.
 """
 

@@ -105,8 +105,8 @@ def change_markdown(
 
     Each seed's value minus the start's, so the interval is Student's t over the seeds' own values, shifted:
 
-        >>> lines = change_markdown("SFT", [("RL", {"acc": {1: 70.0, 2: 74.0, 3: 72.0}})], [("acc", "ID")], {"acc": 65.0})
-        >>> print(lines[5])
+        >>> rl = {"acc": {1: 70.0, 2: 74.0, 3: 72.0}}
+        >>> print(change_markdown("SFT", [("RL", rl)], [("acc", "ID")], {"acc": 65.0})[5])
         | RL | 3 | +7.0 [+2.0, +12.0] **\\*** |
 
     ``start_values``: the start's column -> value (None where it has none: that column's cells are n/a).
