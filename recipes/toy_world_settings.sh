@@ -16,7 +16,7 @@ toy_world_preset() {
     full) defaults=(SEEDS="1 2 3" VARIANTS="outcome ccrl brier log ccrl_nostd" N_SFT=256 N_RL=2000 N_EVAL=300
                     SFT_EPOCHS=1 RL_TOTAL_STEPS=24 TRAIN_BATCH_SIZE=16 ROLLOUT_N=16 ACTOR_LR=1e-4 COT_SFT=1) ;;
     # Where outcome-only RL sharpens the policy: 96 steps, outcome-only and CCRL, 10 seeds. Sized for the plain twin
-    # (SFT_MODEL=... PRESET=long bash recipes/toy_world_plain.sh: about 45 min with JOBS=2 on 2 cores); through verl
+    # (SFT_MODEL=... PRESET=long bash recipes/toy_world_plain.sh: 57 min with JOBS=2 on 2 cores); through verl
     # the 20 runs take about 20 min each here (docs/toy_world.md, "Where outcome-only RL sharpens").
     long) defaults=(SEEDS="1 2 3 4 5 6 7 8 9 10" VARIANTS="outcome ccrl" N_SFT=256 N_RL=2000 N_EVAL=300 SFT_EPOCHS=1
                     RL_TOTAL_STEPS=96 TRAIN_BATCH_SIZE=16 ROLLOUT_N=16 ACTOR_LR=1e-4 COT_SFT=0) ;;
