@@ -84,7 +84,7 @@ else
      && source "$RECIPE_DIR/common.sh" && ccrl_recipe_main)
   sft_model=$(source "$RECIPE_DIR/common.sh" && ccrl_latest_hf "$CKPT_DIR/toy_comt/sft" huggingface)
 fi
-evaluate "$sft_model" "CoMT-SFT" ""
+evaluate "$sft_model" "$START_LABEL" ""
 # The paper's baseline form: CoT SFT from the same base, evaluated as is (COT_SFT=1; the full preset's default).
 if [ "$COT_SFT" = 1 ] && [ -z "${SFT_MODEL:-}" ]; then
   (export METHOD=cot_sft EXPERIMENT_NAME=toy_cot STAGES=sft VERL_FILE_LOGGER_PATH=$LOG_DIR/toy_cot_sft.jsonl \

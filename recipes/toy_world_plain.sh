@@ -70,7 +70,7 @@ start=$(date +%s)
   echo "sft -"
   for seed in $SEEDS; do for variant in $VARIANTS; do echo "$variant $seed"; done; done
 } | xargs -P "$JOBS" -L 1 bash -c \
-  'if [ "$1" = sft ]; then evaluate "$SFT_MODEL" CoMT-SFT "$OUT_DIR/results/sft" ""; else run_arm "$1" "$2"; fi' _
+  'if [ "$1" = sft ]; then evaluate "$SFT_MODEL" "$START_LABEL" "$OUT_DIR/results/sft" ""; else run_arm "$1" "$2"; fi' _
 echo "toy_world_plain: $(($(date +%s) - start)) s for the runs and their evaluations ($JOBS at a time)"
 
 toy_world_table "$OUT_DIR/results"

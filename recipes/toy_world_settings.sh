@@ -2,6 +2,8 @@
 # PyTorch), so that both run the same presets, budgets, arms and evaluation.
 
 export MODEL_TAG=toy-qwen2  # the model's name in the results table
+# The results table's label of the CoMT-SFT checkpoint every RL run starts from (toy_world_table's --start).
+export START_LABEL=CoMT-SFT
 
 # Exports PRESET $1's value of each setting that is unset or empty (docs/toy_world.md, "The study").
 toy_world_preset() {
@@ -67,6 +69,6 @@ toy_world_evaluate() {
 toy_world_table() {
   local baseline=()
   if [[ " $VARIANTS " == *" outcome "* ]]; then baseline=(--baseline "$(toy_world_arm_label outcome)"); fi
-  "$PYTHON" -m verl_ccrl.eval table --runs-dir "$1" --start CoMT-SFT \
+  "$PYTHON" -m verl_ccrl.eval table --runs-dir "$1" --start "$START_LABEL" \
     --id-benchmarks toy_id --ood-benchmarks toy_ood_combo toy_ood_steps ${baseline[@]+"${baseline[@]}"}
 }
