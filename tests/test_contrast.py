@@ -64,10 +64,11 @@ def test_results_gain_a_differences_section_marking_intervals_that_exclude_zero(
     assert "SFT" not in section  # a method without seeds has nothing to pair
 
 
-def test_a_baseline_that_names_no_method_is_an_error_listing_the_methods(tmp_path):
+@pytest.mark.parametrize("option, label", [("baseline", "grpo"), ("start", "base")])
+def test_a_baseline_or_start_that_names_no_method_is_an_error_listing_the_methods(option, label, tmp_path):
     _study(tmp_path)
-    config = TableConfig(runs_dir=str(tmp_path), id_benchmarks=("toy_id",), ood_benchmarks=(), baseline="grpo")
-    with pytest.raises(EvalError, match=r"--baseline 'grpo'.*\['CCRL', 'SFT', 'outcome'\]"):
+    config = TableConfig(runs_dir=str(tmp_path), id_benchmarks=("toy_id",), ood_benchmarks=(), **{option: label})
+    with pytest.raises(EvalError, match=rf"--{option} '{label}'.*\['CCRL', 'SFT', 'outcome'\]"):
         merge_table(config)
 
 
@@ -89,11 +90,4 @@ def test_a_start_evaluated_with_several_seeds_is_an_error_naming_them(tmp_path):
     _study(tmp_path)
     config = TableConfig(runs_dir=str(tmp_path), id_benchmarks=("toy_id",), ood_benchmarks=(), start="outcome")
     with pytest.raises(EvalError, match=r"--start 'outcome': its runs have 3 training seeds \(1, 2, 3\).*--baseline"):
-        merge_table(config)
-
-
-def test_a_start_that_names_no_method_is_an_error_listing_the_methods(tmp_path):
-    _study(tmp_path)
-    config = TableConfig(runs_dir=str(tmp_path), id_benchmarks=("toy_id",), ood_benchmarks=(), start="base")
-    with pytest.raises(EvalError, match=r"--start 'base'.*\['CCRL', 'SFT', 'outcome'\]"):
         merge_table(config)
