@@ -40,6 +40,8 @@ SETTINGS = {  # name -> the recipe switches
 # The regime every MASA measurement in docs/masa.md ran (40 steps at lr 2e-4, the quick preset's before the presets
 # moved to lr 1e-4), pinned so that the documented commands keep reproducing those numbers.
 MASA_REGIME = "RL_TOTAL_STEPS=40 ACTOR_LR=2e-4"
+# --runner: the recipe that runs a setting (both write <OUT_DIR>/logs/toy_<variant>_seed<seed>.jsonl and results/).
+RUNNERS = {"verl": "recipes/toy_world.sh", "plain": "recipes/toy_world_plain.sh"}
 VAL_ACC = re.compile(r"^val-core/.+/acc/mean@\d+$")  # the data source may hold slashes (ccrl/toy_world)
 
 
@@ -208,19 +210,32 @@ def paired_table(rows: list[dict], baseline: str, threshold: float) -> str:
 
 
 def plan(
-    out_root: str, preset: str, seeds: str, test_freq: int, n_rl: int, variants: str, sft_model: str, skip_history: int
+    out_root: str,
+    preset: str,
+    seeds: str,
+    test_freq: int,
+    n_rl: int,
+    variants: str,
+    sft_model: str,
+    skip_history: int,
+    runner: str = "verl",
 ) -> str:
-    """The toy_world.sh runs. ``n_rl`` RL prompts: the skip learns from a prompt's past groups, so prompts must come
-    round again (40 steps x 16 = 640 prompts from the presets' 1000 come once each, and the skip would never act);
-    it acts from a prompt's ``skip_history`` + 1st appearance. Every setting starts from ``sft_model`` when given (one
-    start), else trains its own SFT checkpoint."""
+    """The runs of each setting: ``recipes/toy_world.sh`` (verl) or ``recipes/toy_world_plain.sh`` (the plain
+    twin, which needs ``sft_model``). ``n_rl`` RL prompts: the skip learns from a prompt's past groups, so prompts
+    must come round again (40 steps x 16 = 640 prompts from the presets' 1000 come once each, and the skip would
+    never act); it acts from a prompt's ``skip_history`` + 1st appearance. Every setting starts from ``sft_model``
+    when given (one start), else trains its own SFT checkpoint."""
+    if runner not in RUNNERS:
+        raise ValueError(f"runner={runner!r} is not one of {sorted(RUNNERS)}.")
+    if runner == "plain" and not sft_model:
+        raise ValueError("the plain twin starts from a CoMT-SFT checkpoint: give --sft-model DIR.")
     start = f"SFT_MODEL={sft_model} " if sft_model else ""
     commands = []
     for setting, switches in SETTINGS.items():
         env = " ".join(f"{key}={value}" for key, value in switches.items())
         commands.append(
             f'{start}OUT_DIR={out_root}/{setting} PRESET={preset} SEEDS="{seeds}" VARIANTS="{variants}" COT_SFT=0 '
-            f"N_RL={n_rl} {MASA_REGIME} TEST_FREQ={test_freq} SKIP_HISTORY={skip_history} {env} bash recipes/toy_world.sh"
+            f"N_RL={n_rl} {MASA_REGIME} TEST_FREQ={test_freq} SKIP_HISTORY={skip_history} {env} bash {RUNNERS[runner]}"
         )
     return "\n".join(commands)
 
@@ -237,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     planner.add_argument("--skip-history", type=int, default=1, help="SKIP_HISTORY: uniform groups before a skip")
     planner.add_argument("--variants", default="ccrl outcome", help="toy_world.sh VARIANTS of every setting")
     planner.add_argument("--sft-model", default="", help="one SFT checkpoint every setting starts from (SFT_MODEL)")
+    planner.add_argument(
+        "--runner", choices=sorted(RUNNERS), default="verl", help="verl's trainer, or the plain twin (toy_world.grpo)"
+    )
     tabler = sub.add_parser("table", help="tokens and wall clock to target, final accuracy, overconfident errors")
     tabler.add_argument("--runs", nargs="+", required=True, help="setting=toy_world OUT_DIR, e.g. off=outputs/x")
     tabler.add_argument("--baseline", default="off", help="the setting whose final accuracy is the target")
@@ -244,12 +262,14 @@ def main(argv: list[str] | None = None) -> int:
     tabler.add_argument("--out", help="also write the table (markdown) and the per-run rows (.json beside it)")
     args = parser.parse_args(argv)
     if args.command == "plan":
-        print(
-            plan(
+        try:
+            commands = plan(
                 args.out_root, args.preset, args.seeds, args.test_freq, args.n_rl, args.variants, args.sft_model,
-                args.skip_history,
-            )
-        )  # fmt: skip
+                args.skip_history, args.runner,
+            )  # fmt: skip
+        except ValueError as error:
+            parser.error(str(error))
+        print(commands)
         return 0
     settings = dict(item.split("=", 1) for item in args.runs)
     if args.baseline not in settings:

@@ -33,6 +33,20 @@ source "$RECIPE_DIR/toy_world_settings.sh"
 toy_world_preset "${PRESET:-full}" || exit 2
 toy_world_check_variants || exit 2
 export OMP_NUM_THREADS=1 PYTHONPATH=$PROJECT_DIR${PYTHONPATH:+:$PYTHONPATH}
+# MASA's switches, named as recipes/common.sh names them for verl (docs/masa.md); unset ones keep MasaConfig's
+# defaults. TEST_FREQ=N validates greedily on the ID split every N steps (benchmarks/masa_toy.py reads that curve).
+case "${ZERO_VARIANCE_FILTER:=off}" in outcome | reward | off) ;; *)
+  echo "toy_world_plain: ZERO_VARIANCE_FILTER=$ZERO_VARIANCE_FILTER is not outcome, reward or off" >&2; exit 2 ;;
+esac
+case "${SKIP_PREDICTED_ZERO_VARIANCE:=0}" in 0 | 1) ;; *)
+  echo "toy_world_plain: SKIP_PREDICTED_ZERO_VARIANCE=$SKIP_PREDICTED_ZERO_VARIANCE is not 0 or 1" >&2; exit 2 ;;
+esac
+GRPO_ARGS="--zero-variance-filter $ZERO_VARIANCE_FILTER${MAX_NUM_GEN_BATCHES:+ --max-gen-batches $MAX_NUM_GEN_BATCHES}"
+if [ "$SKIP_PREDICTED_ZERO_VARIANCE" = 1 ]; then
+  GRPO_ARGS+=" --skip${SKIP_HISTORY:+ --skip-history $SKIP_HISTORY}${SKIP_RETURN_PROB:+ --skip-return-prob $SKIP_RETURN_PROB}"
+fi
+if [ "${TEST_FREQ:--1}" -gt 0 ]; then GRPO_ARGS+=" --eval-n $N_EVAL --eval-every $TEST_FREQ"; else GRPO_ARGS+=" --eval-n 0"; fi
+export GRPO_ARGS
 
 mkdir -p "$OUT_DIR/logs" "$OUT_DIR/models" "$OUT_DIR/results"
 if [ ! -f "$DATA_DIR/eval_toy_ood_steps.parquet" ]; then
@@ -53,8 +67,9 @@ run_arm() {  # $1 variant, $2 seed
   esac
   if [ ! -d "$OUT_DIR/models/$run" ]; then  # saved aside, then moved: a model directory is always complete
     rm -rf "$OUT_DIR/models/$run.partial"
+    # shellcheck disable=SC2086  # GRPO_ARGS: flags split into words on purpose (an array does not pass xargs)
     "$PYTHON" -m toy_world.grpo --model "$SFT_MODEL" --steps "$RL_TOTAL_STEPS" --prompts "$TRAIN_BATCH_SIZE" \
-      --samples "$ROLLOUT_N" --lr "$ACTOR_LR" --seed "$2" --n-problems "$N_RL" --eval-n 0 \
+      --samples "$ROLLOUT_N" --lr "$ACTOR_LR" --seed "$2" --n-problems "$N_RL" $GRPO_ARGS \
       --max-new-tokens "$MAX_RESPONSE_LENGTH" "${flags[@]}" --save "$OUT_DIR/models/$run.partial" \
       > "$OUT_DIR/logs/$run.jsonl" 2> "$OUT_DIR/logs/$run.err"
     mv "$OUT_DIR/models/$run.partial" "$OUT_DIR/models/$run"

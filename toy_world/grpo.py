@@ -34,8 +34,10 @@ import json
 import random
 import time
 
+from toy_world.masa_batches import FILTER_METRICS, Group, MasaBatches
 from toy_world.problems import generate_problems
 from toy_world.train import evaluate, prompt_text
+from verl_ccrl.masa import MasaConfig, step_metrics
 
 __all__ = ["REWARDS", "group_advantages", "main", "response_reward"]
 
@@ -130,29 +132,64 @@ def run(args: argparse.Namespace) -> list[dict]:
         accuracy, _, _ = evaluate(model, tokenizer, eval_problems, max_new_tokens=args.max_new_tokens)
         log(step, {"val-core/toy_id/acc/mean@1": accuracy})
 
+    masa = MasaBatches(
+        range(len(problems)),
+        masa_config(args),
+        filter_metric=args.zero_variance_filter,
+        max_gen_batches=args.max_gen_batches,
+        seed=args.seed,
+    )
+
+    def generate(indices: list[int], seed_rng: random.Random | None) -> list[Group]:
+        """Sample and score a group for each problem; row seeds from the step's stream unless ``seed_rng``."""
+        seed_rng = seed_rng or rng
+        prompts = [tokenizer(prompt_text(problems[i].question), add_special_tokens=False)["input_ids"] for i in indices]
+        rows = [
+            DecodeRow(
+                ids, args.max_new_tokens, stop_ids=frozenset([tokenizer.eos_token_id]), seed=seed_rng.randrange(2**62)
+            )
+            for ids in prompts
+            for _ in range(args.samples)
+        ]
+        start = time.perf_counter()
+        model.eval()
+        results = decode_batch(model, rows, pad_token_id=tokenizer.pad_token_id)
+        model.train()
+        timing["gen"] += time.perf_counter() - start
+        texts = tokenizer.batch_decode([result.token_ids for result in results], skip_special_tokens=True)
+        groups = []
+        for number, index in enumerate(indices):
+            span = slice(number * args.samples, (number + 1) * args.samples)
+            scored = [
+                response_reward(
+                    problems[index], text, result.token_ids, result.entropies, config=config, aligner=aligner
+                )
+                for text, result in zip(texts[span], results[span], strict=True)
+            ]
+            groups.append(
+                Group(
+                    prompt=index,
+                    rewards=[reward for reward, _ in scored],
+                    correct=[correct for _, correct in scored],
+                    tokens=sum(len(result.token_ids) for result in results[span]),
+                    payload=(rows[span], results[span]),
+                )
+            )
+        return groups
+
     if args.eval_n:
         log_eval(0)
     for step in range(1, args.steps + 1):
         start = time.perf_counter()
-        batch = rng.sample(problems, args.prompts)
-        prompts = [tokenizer(prompt_text(p.question), add_special_tokens=False)["input_ids"] for p in batch]
-        rows = [
-            DecodeRow(ids, args.max_new_tokens, stop_ids=frozenset([tokenizer.eos_token_id]), seed=rng.randrange(2**62))
-            for ids in prompts
-            for _ in range(args.samples)
-        ]
-        model.eval()
-        results = decode_batch(model, rows, pad_token_id=tokenizer.pad_token_id)
-        model.train()
-        sampling_s = time.perf_counter() - start
-        texts = tokenizer.batch_decode([result.token_ids for result in results], skip_special_tokens=True)
-        scored = [
-            response_reward(problem, text, result.token_ids, result.entropies, config=config, aligner=aligner)
-            for problem, text, result in zip(
-                (problem for problem in batch for _ in range(args.samples)), texts, results, strict=True
-            )
-        ]
-        rewards = torch.tensor([reward for reward, _ in scored], dtype=torch.float32)
+        timing = {"gen": 0.0}
+        batch = rng.sample(range(len(problems)), args.prompts)
+        if args.skip:
+            batch = masa.admitted(batch)
+        groups = masa.step_groups(batch, generate, batch_size=args.prompts)
+        rows = [row for group in groups for row in group.payload[0]]
+        results = [result for group in groups for result in group.payload[1]]
+        correct = [value for group in groups for value in group.correct]
+        rewards = torch.tensor([reward for group in groups for reward in group.rewards], dtype=torch.float32)
         advantages = group_advantages(rewards, args.samples, std_normalise=not args.no_std)
 
         sequences = [list(row.prompt_ids) + result.token_ids for row, result in zip(rows, results, strict=True)]
@@ -172,11 +209,12 @@ def run(args: argparse.Namespace) -> list[dict]:
             step,
             {
                 "critic/score/mean": round(rewards.mean().item(), 4),
-                "ccrl/outcome_mean": round(sum(correct for _, correct in scored) / len(scored), 4),
+                "ccrl/outcome_mean": round(sum(correct) / len(correct), 4),
                 "actor/grad_norm": round(grad_norm.item(), 4),
                 "actor/entropy": round(sum(sum(result.entropies) for result in results) / max(1, tokens), 5),
-                "timing_s/gen": round(sampling_s, 2),
+                "timing_s/gen": round(timing["gen"], 2),
                 "timing_s/step": round(time.perf_counter() - start, 2),
+                **step_metrics(masa.take_counts(), group_size=args.samples, batch_size=args.prompts),
             },
         )
         if args.eval_n and args.eval_every and step % args.eval_every == 0 and step < args.steps:
@@ -187,6 +225,16 @@ def run(args: argparse.Namespace) -> list[dict]:
         model.save_pretrained(args.save)
         tokenizer.save_pretrained(args.save)
     return records
+
+
+def masa_config(args: argparse.Namespace) -> MasaConfig:
+    """The skip's settings from the command line; the return draws are seeded by the run's seed."""
+    return MasaConfig(
+        skip_predicted_zero_variance=args.skip,
+        skip_history=args.skip_history,
+        skip_return_prob=args.skip_return_prob,
+        seed=args.seed,
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -207,15 +255,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eval-every", type=int, default=10, help="greedy evaluation every N steps (0: start, end)")
     parser.add_argument("--eval-n", type=int, default=100, help="ID problems per evaluation (0: no evaluation)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    masa = MasaConfig()
+    parser.add_argument(
+        "--zero-variance-filter", choices=FILTER_METRICS, default="off",
+        help="MASA's filter (the recipes' ZERO_VARIANCE_FILTER): evict groups whose outcomes (or rewards) are all "
+        "equal and refill, two prompts per eviction, as verl's replay buffer does",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-gen-batches", type=int, default=10, help="the filter's cap: batches of prompts one step may generate"
+    )
+    parser.add_argument(
+        "--skip", action="store_true",
+        help="MASA's skip (SKIP_PREDICTED_ZERO_VARIANCE=1): " + MasaConfig.help()["skip_predicted_zero_variance"],
+    )  # fmt: skip
+    parser.add_argument("--skip-history", type=int, default=masa.skip_history, help=MasaConfig.help()["skip_history"])
+    parser.add_argument(
+        "--skip-return-prob", type=float, default=masa.skip_return_prob, help=MasaConfig.help()["skip_return_prob"]
+    )
     parser.add_argument("--save", help="directory to write the final policy to (Hugging Face format)")
     args = parser.parse_args(argv)
-    for name in ("steps", "prompts", "samples", "n_problems", "max_new_tokens", "threads"):
+    for name in ("steps", "prompts", "samples", "n_problems", "max_new_tokens", "threads", "max_gen_batches"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')}={getattr(args, name)} must be >= 1.")
     if args.samples < 2:
         parser.error(f"--samples={args.samples}: a GRPO group needs at least 2 samples to compare.")
     if args.prompts > args.n_problems:
         parser.error(f"--prompts={args.prompts} exceeds --n-problems={args.n_problems}; lower it or draw more.")
+    try:
+        masa_config(args)
+    except (TypeError, ValueError) as error:
+        parser.error(str(error).replace("masa.skip_", "--skip-").replace("_", "-"))
     return args
 
 

@@ -32,13 +32,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-__all__ = ["OUTCOME_METRIC", "MasaConfig", "PromptHistory", "group_outcome", "prompt_key"]
+__all__ = [
+    "OUTCOME_METRIC",
+    "STEP_COUNTS",
+    "MasaConfig",
+    "PromptHistory",
+    "group_outcome",
+    "prompt_key",
+    "step_metrics",
+    "zero_variance",
+]
 
 # The reward_extra_info field verl's group filter reads for ZERO_VARIANCE_FILTER=outcome: the outcome reward
 # (ccrl.correct_reward or ccrl.wrong_reward) that verl_ccrl.reward_info.encode writes for every response.
 OUTCOME_METRIC = "ccrl_outcome"
 # The per-response correctness (1.0 / 0.0) in the same record; the history counts it.
 CORRECT_FIELD = "acc"
+# What a step counts for its masa/* metrics (docs/masa.md, "Step metrics"), in verl's trainer and the plain twin.
+STEP_COUNTS = ("filtered_groups", "filtered_all_correct", "filtered_all_wrong", "discarded_groups", "refill_prompts",
+               "skipped_prompts", "returned_prompts", "generated_groups", "generated_responses", "generated_tokens")  # fmt: skip
 
 
 @dataclass
@@ -113,6 +125,29 @@ def prompt_key(raw_prompt: Any) -> str:
     """A stable identity of a prompt (its chat messages), the same in every epoch and process."""
     text = json.dumps(raw_prompt, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def zero_variance(values: Sequence[float]) -> bool:
+    """Whether verl's group filter evicts a group with these metric values: two or more, all equal (their standard
+    deviation is 0, ``trainer/ppo/v1/replay_buffer.py:312``). A group of one is never evicted.
+
+    >>> zero_variance([1.0, 1.0, 1.0]), zero_variance([0.0, 1.0]), zero_variance([0.0])
+    (True, False, False)
+    """
+    return len(values) > 1 and min(values) == max(values)
+
+
+def step_metrics(counts: Mapping[str, int], *, group_size: int, batch_size: int) -> dict[str, float]:
+    """A step's ``masa/*`` metrics from its :data:`STEP_COUNTS` (missing counts are 0).
+
+    >>> metrics = step_metrics({"skipped_prompts": 2, "refill_prompts": 4}, group_size=4, batch_size=8)
+    >>> metrics["masa/rollouts_saved"], metrics["masa/gen_batches"], metrics["masa/filtered_groups"]
+    (8.0, 1.5, 0.0)
+    """
+    metrics = {f"masa/{name}": float(counts.get(name, 0)) for name in STEP_COUNTS}
+    metrics["masa/rollouts_saved"] = float(counts.get("skipped_prompts", 0) * group_size)
+    metrics["masa/gen_batches"] = (batch_size + counts.get("refill_prompts", 0)) / batch_size
+    return metrics
 
 
 def group_outcome(outcomes: Sequence[float]) -> float | None:

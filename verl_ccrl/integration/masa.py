@@ -24,7 +24,15 @@ from transfer_queue import KVBatchMeta
 from verl.trainer.ppo.v1.replay_buffer import ReplayBuffer
 from verl.utils import tensordict_utils as tu
 
-from verl_ccrl.masa import CORRECT_FIELD, OUTCOME_METRIC, MasaConfig, PromptHistory, group_outcome, prompt_key
+from verl_ccrl.masa import (
+    CORRECT_FIELD,
+    OUTCOME_METRIC,
+    MasaConfig,
+    PromptHistory,
+    group_outcome,
+    prompt_key,
+    step_metrics,
+)
 
 __all__ = ["MasaTrainerMixin", "ObservedReplayBuffer", "check_masa_config", "masa_config_of"]
 
@@ -225,13 +233,7 @@ class MasaTrainerMixin:
         self._masa_observe_groups([tag for tag, _ in rows], [info for _, info in rows])
         counts, self._masa_counts = self._masa_counts, Counter()
         n = int(self.config.actor_rollout_ref.rollout.n)
-        batch_size = self.config.data.train_batch_size
-        names = ("filtered_groups", "filtered_all_correct", "filtered_all_wrong", "discarded_groups", "refill_prompts",
-                 "skipped_prompts", "returned_prompts", "generated_groups", "generated_responses", "generated_tokens")  # fmt: skip
-        metrics = {f"masa/{name}": float(counts[name]) for name in names}
-        metrics["masa/rollouts_saved"] = float(counts["skipped_prompts"] * n)
-        metrics["masa/gen_batches"] = (batch_size + counts["refill_prompts"]) / batch_size
-        return metrics
+        return step_metrics(counts, group_size=n, batch_size=self.config.data.train_batch_size)
 
 
 def _plain(value):
