@@ -47,6 +47,7 @@ if [ "$SKIP_PREDICTED_ZERO_VARIANCE" = 1 ]; then
 fi
 if [ "${TEST_FREQ:--1}" -gt 0 ]; then GRPO_ARGS+=" --eval-n $N_EVAL --eval-every $TEST_FREQ"; else GRPO_ARGS+=" --eval-n 0"; fi
 export GRPO_ARGS
+echo "toy_world_plain: GRPO options $GRPO_ARGS"
 
 mkdir -p "$OUT_DIR/logs" "$OUT_DIR/models" "$OUT_DIR/results"
 if [ ! -f "$DATA_DIR/eval_toy_ood_steps.parquet" ]; then

@@ -320,6 +320,17 @@ def test_the_plan_validates_during_training_and_starts_every_setting_from_one_ch
         for c in commands
     )
     assert any("ZERO_VARIANCE_FILTER=outcome SKIP_PREDICTED_ZERO_VARIANCE=1" in command for command in commands)
+    assert all(command.endswith("bash recipes/toy_world.sh") for command in commands)
+
+
+def test_the_plan_runs_the_plain_twin_from_a_checkpoint_it_must_be_given():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import masa_toy
+
+    commands = masa_toy.plan("o", "quick", "1", 5, 160, "outcome", "sft_dir", 1, runner="plain").splitlines()
+    assert all(command.endswith("bash recipes/toy_world_plain.sh") for command in commands)
+    with pytest.raises(ValueError, match="--sft-model"):
+        masa_toy.plan("o", "quick", "1", 5, 160, "outcome", "", 1, runner="plain")
 
 
 def test_the_trainer_filters_all_wrong_groups_on_the_outcome_and_stops_at_the_refill_cap(tmp_path):

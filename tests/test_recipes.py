@@ -1,5 +1,6 @@
 """Every recipe composes its full config against verl's real schema (DRY_RUN=1), on a CPU machine."""
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -196,10 +197,25 @@ def test_the_plain_study_compares_each_arm_with_outcome_only_and_resumes_without
     assert again.returncode == 0 and model.stat().st_mtime_ns == written
 
 
+def test_the_plain_study_takes_the_masa_switches_and_validates_during_training(tmp_path):
+    result = plain_study(
+        tmp_path, VARIANTS="outcome", N_RL="20", TEST_FREQ="1", ZERO_VARIANCE_FILTER="outcome",
+        SKIP_PREDICTED_ZERO_VARIANCE="1", SKIP_HISTORY="1", SKIP_RETURN_PROB="0.5",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "--zero-variance-filter outcome --skip --skip-history 1 --skip-return-prob 0.5 --eval-n 3" in result.stdout
+    log = (tmp_path / "plain" / "logs" / "toy_outcome_seed1.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in log]
+    assert [r["step"] for r in records if "val-core/toy_id/acc/mean@1" in r["data"]] == [0, 1]  # start, step 1
+    assert any("masa/filtered_groups" in r["data"] for r in records)
+
+
 @pytest.mark.parametrize(
     "env, named",
-    [({"SFT_MODEL": "/nonexistent"}, "SFT_MODEL='/nonexistent'"), ({"VARIANTS": "ccrl grpo"}, "'grpo'")],
-)
+    [({"SFT_MODEL": "/nonexistent"}, "SFT_MODEL='/nonexistent'"), ({"VARIANTS": "ccrl grpo"}, "'grpo'"),
+     ({"ZERO_VARIANCE_FILTER": "always"}, "ZERO_VARIANCE_FILTER=always"),
+     ({"SKIP_PREDICTED_ZERO_VARIANCE": "yes"}, "SKIP_PREDICTED_ZERO_VARIANCE=yes")],
+)  # fmt: skip
 def test_the_plain_study_refuses_a_bad_setting_naming_it(env, named, tmp_path):
     result = plain_study(tmp_path, **env)
     assert result.returncode == 2 and named in result.stderr

@@ -127,7 +127,9 @@ def test_the_outcome_reward_is_one_for_a_correct_final_answer_and_zero_otherwise
 @pytest.mark.parametrize(
     "argv, named",
     [(["--samples", "1"], "--samples=1"), (["--prompts", "9", "--n-problems", "8"], "--prompts=9"),
-     (["--steps", "0"], "--steps=0")],
+     (["--steps", "0"], "--steps=0"), (["--skip-return-prob", "1.5"], "--skip-return-prob=1.5"),
+     (["--skip-history", "0"], "--skip-history=0"), (["--max-gen-batches", "0"], "--max-gen-batches=0"),
+     (["--zero-variance-filter", "always"], "--zero-variance-filter")],
 )  # fmt: skip
 def test_bad_options_are_refused_by_name(argv, named, capsys):
     with pytest.raises(SystemExit):
