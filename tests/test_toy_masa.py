@@ -112,6 +112,14 @@ def test_a_held_back_prompt_that_wins_the_return_draw_is_generated_and_counted()
     assert (counts["skipped_prompts"], counts["returned_prompts"]) == (0, 1)
 
 
+def test_with_the_skip_off_no_prompt_is_held_back_or_counted_as_returned():
+    masa = batches(filter_metric="off")
+    masa.observe(0, [True, True])
+    assert masa.admitted([0]) == [0]
+    counts = masa.take_counts()
+    assert (counts["skipped_prompts"], counts["returned_prompts"]) == (0, 0)
+
+
 def test_refill_prompts_go_through_the_skip():
     masa = batches(skip=True, prompts=range(4))
     masa.observe(2, [True, True])  # held back whenever it comes up (no return)
