@@ -11,7 +11,9 @@
 # Arms as in toy_world.sh: outcome, ccrl (linear shaping), brier, log, ccrl_nostd (ccrl without GRPO's std
 # division); CCRLConfig's defaults otherwise (CCRL_ALPHA / CCRL_BETA do not apply here). JOBS runs go at once, one
 # thread each (default: the machine's cores). A run whose model or evaluation is already written is not run again, so
-# a stopped study resumes where it stopped.
+# a stopped study resumes where it stopped. MASA's switches (ZERO_VARIANCE_FILTER, SKIP_PREDICTED_ZERO_VARIANCE,
+# SKIP_HISTORY, SKIP_RETURN_PROB, MAX_NUM_GEN_BATCHES) and TEST_FREQ mean what they mean for toy_world.sh
+# (benchmarks/masa_toy.py plan --runner plain prints the runs of docs/masa.md).
 set -euo pipefail
 
 RECIPE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

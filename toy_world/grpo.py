@@ -24,7 +24,9 @@ run: ``critic/score/mean`` (training reward), ``ccrl/outcome_mean`` (answer accu
 sampling and of the whole step), and ``val-core/toy_id/acc/mean@1`` (greedy accuracy on the first ``--eval-n``
 problems of the ID split, as ``toy_world.train`` measures it). ``--save DIR`` writes the final policy as a Hugging
 Face model, for ``python -m verl_ccrl.eval``. The RL problems are the ``train`` split's stream from ``--data-seed``
-(``toy_world.data``'s RL problems by default). Not handled: PPO epochs over a step's samples, a KL term.
+(``toy_world.data``'s RL problems by default). MASA's switches (``--zero-variance-filter``, ``--skip``) act as
+verl's trainer applies them (``toy_world.masa_batches``; the log then adds the ``masa/*`` counts, docs/masa.md).
+Not handled: PPO epochs over a step's samples, a KL term.
 """
 
 from __future__ import annotations
