@@ -37,9 +37,10 @@ SETTINGS = {  # name -> the recipe switches
     "skip": {"ZERO_VARIANCE_FILTER": "off", "SKIP_PREDICTED_ZERO_VARIANCE": "1"},
     "both": {"ZERO_VARIANCE_FILTER": "outcome", "SKIP_PREDICTED_ZERO_VARIANCE": "1"},
 }
-# The regime every MASA measurement in docs/masa.md ran (40 steps at lr 2e-4, the quick preset's before the presets
-# moved to lr 1e-4), pinned so that the documented commands keep reproducing those numbers.
-MASA_REGIME = "RL_TOTAL_STEPS=40 ACTOR_LR=2e-4"
+# --regime: "short" is the regime of the first MASA measurements in docs/masa.md (40 steps at lr 2e-4, the quick
+# preset's before the presets moved to lr 1e-4), pinned so that the documented commands keep reproducing them; there
+# RL barely moves the model. "long" adds nothing to PRESET=long's own (96 steps at lr 1e-4), where it does.
+REGIMES = {"short": "RL_TOTAL_STEPS=40 ACTOR_LR=2e-4 ", "long": ""}
 # --runner: the recipe that runs a setting (both write <OUT_DIR>/logs/toy_<variant>_seed<seed>.jsonl and results/).
 RUNNERS = {"verl": "recipes/toy_world.sh", "plain": "recipes/toy_world_plain.sh"}
 VAL_ACC = re.compile(r"^val-core/.+/acc/mean@\d+$")  # the data source may hold slashes (ccrl/toy_world)
@@ -219,12 +220,15 @@ def plan(
     sft_model: str,
     skip_history: int,
     runner: str = "verl",
+    regime: str = "short",
 ) -> str:
     """The runs of each setting: ``recipes/toy_world.sh`` (verl) or ``recipes/toy_world_plain.sh`` (the plain
     twin, which needs ``sft_model``). ``n_rl`` RL prompts: the skip learns from a prompt's past groups, so prompts
     must come round again (40 steps x 16 = 640 prompts from the presets' 1000 come once each, and the skip would
     never act); it acts from a prompt's ``skip_history`` + 1st appearance. Every setting starts from ``sft_model``
     when given (one start), else trains its own SFT checkpoint."""
+    if regime not in REGIMES:
+        raise ValueError(f"regime={regime!r} is not one of {sorted(REGIMES)}.")
     if runner not in RUNNERS:
         raise ValueError(f"runner={runner!r} is not one of {sorted(RUNNERS)}.")
     if runner == "plain" and not sft_model:
@@ -235,7 +239,7 @@ def plan(
         env = " ".join(f"{key}={value}" for key, value in switches.items())
         commands.append(
             f'{start}OUT_DIR={out_root}/{setting} PRESET={preset} SEEDS="{seeds}" VARIANTS="{variants}" COT_SFT=0 '
-            f"N_RL={n_rl} {MASA_REGIME} TEST_FREQ={test_freq} SKIP_HISTORY={skip_history} {env} bash {RUNNERS[runner]}"
+            f"N_RL={n_rl} {REGIMES[regime]}TEST_FREQ={test_freq} SKIP_HISTORY={skip_history} {env} bash {RUNNERS[runner]}"
         )
     return "\n".join(commands)
 
@@ -253,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     planner.add_argument("--variants", default="ccrl outcome", help="toy_world.sh VARIANTS of every setting")
     planner.add_argument("--sft-model", default="", help="one SFT checkpoint every setting starts from (SFT_MODEL)")
     planner.add_argument(
+        "--regime", choices=sorted(REGIMES), default="short",
+        help="short: 40 steps at lr 2e-4 (the first measurements); long: the preset's own steps and lr",
+    )  # fmt: skip
+    planner.add_argument(
         "--runner", choices=sorted(RUNNERS), default="verl", help="verl's trainer, or the plain twin (toy_world.grpo)"
     )
     tabler = sub.add_parser("table", help="tokens and wall clock to target, final accuracy, overconfident errors")
@@ -265,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             commands = plan(
                 args.out_root, args.preset, args.seeds, args.test_freq, args.n_rl, args.variants, args.sft_model,
-                args.skip_history, args.runner,
+                args.skip_history, args.runner, args.regime,
             )  # fmt: skip
         except ValueError as error:
             parser.error(str(error))

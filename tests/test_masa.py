@@ -329,6 +329,9 @@ def test_the_plan_runs_the_plain_twin_from_a_checkpoint_it_must_be_given():
 
     commands = masa_toy.plan("o", "quick", "1", 5, 160, "outcome", "sft_dir", 1, runner="plain").splitlines()
     assert all(command.endswith("bash recipes/toy_world_plain.sh") for command in commands)
+    assert all("RL_TOTAL_STEPS=40 ACTOR_LR=2e-4" in command for command in commands)  # the short regime
+    long = masa_toy.plan("o", "long", "1", 8, 320, "outcome", "sft_dir", 1, runner="plain", regime="long")
+    assert "RL_TOTAL_STEPS" not in long and "ACTOR_LR" not in long and "PRESET=long" in long
     with pytest.raises(ValueError, match="--sft-model"):
         masa_toy.plan("o", "quick", "1", 5, 160, "outcome", "", 1, runner="plain")
 
