@@ -125,7 +125,7 @@ def measure(settings: dict[str, Path], baseline: str, threshold: float) -> tuple
             rows.append(
                 {"setting": setting, "variant": variant, "seed": seed, "target": target,
                  "seconds_per_step": curve[-1]["wall"] / len(curve) if curve else None,
-                 "tokens_to_target": mine and mine[0], "wall_to_target": mine and mine[1],
+                 "tokens_to_target": mine[0] if mine else None, "wall_to_target": mine[1] if mine else None,
                  "token_speedup": base[0] / mine[0] if mine and base and mine[0] else None,
                  "wall_speedup": base[1] / mine[1] if mine and base and mine[1] else None,
                  "total_tokens": curve[-1]["tokens"] if curve else None,
@@ -151,13 +151,14 @@ def table(rows: list[dict], baseline: str, threshold: float) -> str:
         for setting in dict.fromkeys(row["setting"] for row in rows):
             mine = [row for row in rows if row["variant"] == variant and row["setting"] == setting]
             speedups = [row["token_speedup"] for row in mine if row["token_speedup"] is not None]
+            reached = sum(row["tokens_to_target"] is not None for row in mine)
             accuracies = [row["final_accuracy"] for row in mine if row["final_accuracy"] is not None]
             met = (
                 "n/a" if setting == baseline or floor is None or not speedups or not accuracies
                 else "yes" if statistics.mean(speedups) >= 1.25 and statistics.mean(accuracies) >= floor else "no"
             )  # fmt: skip
             lines.append(
-                f"| {variant} | {setting} | {len(speedups)}/{len(mine)} "
+                f"| {variant} | {setting} | {reached}/{len(mine)} "
                 f"| {_mean_sd([row['tokens_to_target'] for row in mine])} ({_mean_sd(speedups)}x) "
                 f"| {_mean_sd([row['wall_to_target'] for row in mine])} s ({_mean_sd([row['wall_speedup'] for row in mine])}x) "
                 f"| {_mean_sd(accuracies)} | {_mean_sd([row['overconfident_error'] for row in mine])} "

@@ -283,6 +283,19 @@ def test_the_measurement_counts_tokens_to_the_baselines_final_accuracy(tmp_path)
     assert next(line for line in text.splitlines() if line.startswith("| ccrl | filter | 1/1 |")).endswith("| yes |")
 
 
+def test_a_target_already_met_at_the_start_counts_as_reached_with_no_speed_up(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import masa_toy
+
+    # Validation before training (step 0, no tokens yet) already at the baseline's final 0.6.
+    _write_run(tmp_path / "off", "ccrl", 1, [(0, 0.6), (100, 0.5), (100, 0.6)], 60.0)
+    _write_run(tmp_path / "skip", "ccrl", 1, [(0, 0.6), (100, 0.4), (100, 0.5)], 50.0)
+    rows, text = masa_toy.measure({"off": tmp_path / "off", "skip": tmp_path / "skip"}, "off", 0.9)
+    row = next(row for row in rows if row["setting"] == "skip")
+    assert row["tokens_to_target"] == 0 and row["token_speedup"] is None
+    assert any(line.startswith("| ccrl | skip | 1/1 |") for line in text.splitlines())
+
+
 def test_a_run_that_spends_more_tokens_is_compared_at_the_baselines_budget(tmp_path):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import masa_toy
