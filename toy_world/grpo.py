@@ -142,6 +142,8 @@ def run(args: argparse.Namespace) -> list[dict]:
         seed=args.seed,
     )
 
+    timing = {"gen": 0.0}  # seconds of sampling this step, refills included
+
     def generate(indices: list[int], seed_rng: random.Random | None) -> list[Group]:
         """Sample and score a group for each problem; row seeds from the step's stream unless ``seed_rng``."""
         seed_rng = seed_rng or rng
@@ -183,7 +185,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         log_eval(0)
     for step in range(1, args.steps + 1):
         start = time.perf_counter()
-        timing = {"gen": 0.0}
+        timing["gen"] = 0.0
         batch = rng.sample(range(len(problems)), args.prompts)
         if args.skip:
             batch = masa.admitted(batch)
