@@ -14,7 +14,8 @@ Per run (setting x variant x seed) it reads verl's file-logger JSONL (``<dir>/lo
 ``toy_id`` (``<dir>/results``): final accuracy and ``overconfident_error_rate@<t>``. The target of a run is the
 final validation accuracy of the baseline setting's run with the same variant and seed; "to target" is the cumulative
 tokens (wall seconds) at the first validation that reaches it. The speed-up is baseline's tokens-to-target over the
-run's. Goal (#17): >= 1.25x with final accuracy no lower than the baseline's mean minus its seed sd.
+run's. Goal (#17): >= 1.25x on the mean, fewer tokens to target than the baseline seed by seed beyond the 95 %
+interval (so at least 2 seeds), and final accuracy no lower than the baseline's mean minus its seed sd.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ SETTINGS = {  # name -> the recipe switches
 # preset's before the presets moved to lr 1e-4), pinned so that the documented commands keep reproducing them; there
 # RL barely moves the model. "long" adds nothing to PRESET=long's own (96 steps at lr 1e-4), where it does.
 REGIMES = {"short": "RL_TOTAL_STEPS=40 ACTOR_LR=2e-4 ", "long": ""}
+# #17's goal: at least this many times fewer generated tokens to the baseline's final accuracy (on the mean, and
+# fewer seed by seed beyond the 95 % interval), with final accuracy no lower than the baseline's mean minus its sd.
+GOAL_SPEEDUP = 1.25
 # --runner: the recipe that runs a setting (both write <OUT_DIR>/logs/toy_<variant>_seed<seed>.jsonl and results/).
 RUNNERS = {"verl": "recipes/toy_world.sh", "plain": "recipes/toy_world_plain.sh"}
 VAL_ACC = re.compile(r"^val-core/.+/acc/mean@\d+$")  # the data source may hold slashes (ccrl/toy_world)
@@ -148,14 +152,17 @@ def table(rows: list[dict], baseline: str, threshold: float) -> str:
         base = [row["final_accuracy"] for row in rows if row["variant"] == variant and row["setting"] == baseline]
         base = [value for value in base if value is not None]
         floor = statistics.mean(base) - (statistics.stdev(base) if len(base) > 1 else 0.0) if base else None
+        of = {(row["setting"], row["seed"]): row for row in rows if row["variant"] == variant}
         for setting in dict.fromkeys(row["setting"] for row in rows):
             mine = [row for row in rows if row["variant"] == variant and row["setting"] == setting]
             speedups = [row["token_speedup"] for row in mine if row["token_speedup"] is not None]
             reached = sum(row["tokens_to_target"] is not None for row in mine)
             accuracies = [row["final_accuracy"] for row in mine if row["final_accuracy"] is not None]
+            fewer = difference(*(_per_seed(of, name, "tokens_to_target", 1.0) for name in (setting, baseline)))
             met = (
-                "n/a" if setting == baseline or floor is None or not speedups or not accuracies
-                else "yes" if statistics.mean(speedups) >= 1.25 and statistics.mean(accuracies) >= floor else "no"
+                "n/a" if setting == baseline or floor is None or not speedups or not accuracies or fewer is None
+                else "yes" if statistics.mean(speedups) >= GOAL_SPEEDUP and statistics.mean(accuracies) >= floor
+                and fewer.high < 0 else "no"
             )  # fmt: skip
             lines.append(
                 f"| {variant} | {setting} | {reached}/{len(mine)} "
