@@ -145,8 +145,8 @@ def table(rows: list[dict], baseline: str, threshold: float) -> str:
     lines = [
         f"| reward | setting | seeds reaching target | tokens to target (speed-up) | wall to target (speed-up) "
         f"| final ID accuracy | overconfident errors @{threshold:g} | prompts held back | groups filtered "
-        f"| validation accuracy at the baseline's tokens | goal met |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| validation accuracy at the baseline's tokens | generated tokens (x {baseline}) | goal met |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for variant in sorted({row["variant"] for row in rows}):
         base = [row["final_accuracy"] for row in rows if row["variant"] == variant and row["setting"] == baseline]
@@ -171,9 +171,20 @@ def table(rows: list[dict], baseline: str, threshold: float) -> str:
                 f"| {_mean_sd(accuracies)} | {_mean_sd([row['overconfident_error'] for row in mine])} "
                 f"| {_mean_sd([row['skipped_prompts'] for row in mine])} "
                 f"| {_mean_sd([row['filtered_groups'] for row in mine])} "
-                f"| {_mean_sd([row['accuracy_at_baseline_tokens'] for row in mine])} | {met} |"
+                f"| {_mean_sd([row['accuracy_at_baseline_tokens'] for row in mine])} "
+                f"| {_mean_sd(_ratios(mine, of, baseline, 'total_tokens'))} | {met} |"
             )
     return "\n".join(lines)
+
+
+def _ratios(rows: list[dict], of: dict[tuple[str, int], dict], baseline: str, key: str) -> list[float]:
+    """Each row's ``key`` over the same seed's baseline run's (seeds the baseline lacks are left out)."""
+    ratios = []
+    for row in rows:
+        base = of.get((baseline, row["seed"]))
+        if base and base[key] and row[key] is not None:
+            ratios.append(row[key] / base[key])
+    return ratios
 
 
 PAIRED_COLUMNS = (  # row key, column title, scale
