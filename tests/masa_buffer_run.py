@@ -102,10 +102,17 @@ def main(workdir: str) -> None:
         index_of_key,
     )
     trainer.agent_loop_manager = rollout
-    decisions = []  # (prompt index, predicted zero-variance, admitted), as the trainer decided them
+    decisions = []  # (prompt index, predicted zero-variance, admitted) of each prompt the trainer drew for
     history = trainer.masa_history
-    predicted, admit = history.predicted_zero_variance, history.admit
-    history.admit = lambda key: decisions.append((index_of_key[key], predicted(key), verdict := admit(key))) or verdict
+    predicted, decide = history.predicted_zero_variance, history.decide
+
+    def recorded_decide(key):
+        was_predicted, verdict = predicted(key), decide(key)
+        if was_predicted:
+            decisions.append((index_of_key[key], True, verdict != "skip"))
+        return verdict
+
+    history.decide = recorded_decide
     steps = []
     for step in (1, 2, 3, 4):
         trainer.global_steps = step

@@ -122,12 +122,9 @@ class MasaBatches:
         return counts
 
     def _admit(self, prompt: Hashable) -> bool:
-        predicted = self.history.config.skip_predicted_zero_variance and self.history.predicted_zero_variance(
-            str(prompt)
-        )
-        admitted = self.history.admit(str(prompt))
-        self.counts["returned_prompts"] += int(predicted and admitted)
-        return admitted
+        decision = self.history.decide(str(prompt))
+        self.counts["returned_prompts"] += int(decision == "return")
+        return decision != "skip"
 
     def _draw(self, used: set) -> Hashable:
         unused = [prompt for prompt in self.prompts if prompt not in used]

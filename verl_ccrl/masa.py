@@ -177,8 +177,18 @@ class PromptHistory:
             return False
         return all(rate == 1.0 for rate in rates) or all(rate == 0.0 for rate in rates)
 
+    def decide(self, key: str) -> str:
+        """What to do with ``key`` now: ``"generate"`` (the skip is off, or no prediction), ``"return"`` (predicted
+        zero-variance, but the return draw let it through) or ``"skip"``. Draws only for a predicted prompt.
+
+        >>> history = PromptHistory(MasaConfig(skip_predicted_zero_variance=True, skip_history=1, skip_return_prob=1.0))
+        >>> history.decide("p"), history.observe("p", [0.0, 0.0]), history.decide("p")
+        ('generate', None, 'return')
+        """
+        if not self.config.skip_predicted_zero_variance or not self.predicted_zero_variance(key):
+            return "generate"
+        return "return" if self._rng.random() < self.config.skip_return_prob else "skip"
+
     def admit(self, key: str) -> bool:
         """Whether to generate ``key`` now: yes unless predicted zero-variance and the return draw fails."""
-        if not self.config.skip_predicted_zero_variance or not self.predicted_zero_variance(key):
-            return True
-        return self._rng.random() < self.config.skip_return_prob
+        return self.decide(key) != "skip"

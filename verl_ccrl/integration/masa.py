@@ -185,10 +185,10 @@ class MasaTrainerMixin:
                 self._masa_remember(batch, keys)
                 return batch
             (key,) = keys  # one prompt per fetch (data.gen_batch_size=1, set in _masa_init)
-            predicted = self.masa_history.predicted_zero_variance(key)
+            decision = self.masa_history.decide(key)
             # A whole dataset passed over means every prompt is predicted to teach nothing: generate anyway.
-            if not predicted or self.masa_history.admit(key) or passed_over >= len(self.train_dataset):
-                self._masa_counts["returned_prompts"] += int(predicted)
+            if decision != "skip" or passed_over >= len(self.train_dataset):
+                self._masa_counts["returned_prompts"] += int(decision != "generate")
                 self._masa_remember(batch, keys)
                 return batch
             passed_over += 1
